@@ -1,0 +1,59 @@
+# spikelib — common tasks. Run `make` (or `make help`) for the list.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+FMNIST_DEB_DIR := /usr/share/datasets/fashion-mnist
+PYTEST_ARGS ?=
+
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data test bench train-readme clean
+
+help:  ## List the targets
+	@echo "spikelib make targets:"
+	@echo "  setup         create $(VENV) and install spikelib with [test,book] extras"
+	@echo "  data          fetch MNIST and Fashion-MNIST into the local cache (no dataset URLs needed)"
+	@echo "  test          run the test suite (PYTEST_ARGS='...' to pass options)"
+	@echo "  bench         run benchmarks/bench.py"
+	@echo "  train-readme  train the README example (MNIST, 32 hidden, 3 epochs)"
+	@echo "  clean         remove $(VENV) and build artefacts (keeps the data cache)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,book]'
+	@touch $@
+
+data: setup
+	@if [ ! -d $(FMNIST_DEB_DIR) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian package dataset-fashion-mnist"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	  else \
+	    echo "Note: $(FMNIST_DEB_DIR) is missing; as root run:"; \
+	    echo "  apt-get update && apt-get install -y dataset-fashion-mnist"; \
+	  fi; \
+	fi
+	@# -W: spikelib/__init__ imports spikelib.data, which makes runpy warn under -m
+	$(PY) -W ignore::RuntimeWarning:runpy -m spikelib.data fetch
+
+test: setup data
+	@start=$$(date +%s); status=0; \
+	$(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
+	echo "make test: wall time $$(( $$(date +%s) - start )) s"; \
+	exit $$status
+
+bench: setup data
+	$(PY) benchmarks/bench.py
+
+train-readme: setup data
+	$(PY) -m spikelib train --dataset mnist --noise 0 --latency 1 --hidden 32 --epochs 3
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info spikelib.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

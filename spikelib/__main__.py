@@ -1,0 +1,5 @@
+import sys
+
+from spikelib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,77 @@
+"""A fully connected layer of single-spike alpha neurons with sync pulses."""
+
+import math
+
+import keras
+from keras import ops
+
+from spikelib.neuron import spike_times
+from spikelib.pulses import Pulses
+
+
+def initial_weight_sigma(n_pre, n_post, n_pulses):
+    """Glorot-like scale of the initial weights (model spec §5)."""
+    return math.sqrt(2.0 / (n_post + n_pre + n_pulses))
+
+
+class SpikingDense(keras.layers.Layer):
+    """Maps input spike times (batch, n_in) to output spike times (batch, units).
+
+    Weights from ordinary inputs start as Normal(mean_multiplier * sigma,
+    sigma), those from the pulses as Normal(pulse_mean_multiplier * sigma,
+    sigma).  `clip_derivative` and `penalty_no_spike` set the reference
+    gradient semantics (see `spike_times`).  `nonnegative_weights` keeps the
+    ordinary (non-pulse) weights >= 0: the no-inhibition ablation.
+    """
+
+    def __init__(self, units, n_pulses, decay_rate, threshold,
+                 clip_derivative=math.inf, penalty_no_spike=0.0,
+                 weight_mean_multiplier=0.0, pulse_weight_mean_multiplier=0.0,
+                 nonnegative_weights=False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.decay_rate = float(decay_rate)
+        self.threshold = float(threshold)
+        self.clip_derivative = float(clip_derivative)
+        self.penalty_no_spike = float(penalty_no_spike)
+        self.weight_mean_multiplier = float(weight_mean_multiplier)
+        self.pulse_weight_mean_multiplier = float(pulse_weight_mean_multiplier)
+        self.nonnegative_weights = bool(nonnegative_weights)
+        self.seed = seed
+        self.pulses = Pulses(n_pulses)
+
+    def build(self, input_shape):
+        n_in, n_pulses = int(input_shape[-1]), self.pulses.n_pulses
+        sigma = initial_weight_sigma(n_in, self.units, n_pulses)
+        seeds = (None, None) if self.seed is None else (self.seed, self.seed + 1)
+        self.pulses.build(input_shape)
+        self.kernel = self.add_weight(
+            shape=(n_in, self.units), name="kernel",
+            initializer=keras.initializers.RandomNormal(
+                self.weight_mean_multiplier * sigma, sigma, seed=seeds[0]),
+            constraint=keras.constraints.NonNeg() if self.nonnegative_weights else None)
+        if self.nonnegative_weights:
+            self.kernel.assign(ops.maximum(self.kernel, 0.0))
+        self.pulse_kernel = self.add_weight(
+            shape=(n_pulses, self.units), name="pulse_kernel",
+            initializer=keras.initializers.RandomNormal(
+                self.pulse_weight_mean_multiplier * sigma, sigma, seed=seeds[1]))
+
+    def call(self, inputs):
+        weights = ops.concatenate([self.kernel, self.pulse_kernel], axis=0)
+        return spike_times(self.pulses(inputs), ops.cast(weights, inputs.dtype),
+                           self.decay_rate, self.threshold,
+                           self.clip_derivative, self.penalty_no_spike)
+
+    @property
+    def pulse_times(self):
+        return self.pulses.times
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "n_pulses": self.pulses.n_pulses, "decay_rate": self.decay_rate,
+                "threshold": self.threshold, "clip_derivative": self.clip_derivative,
+                "penalty_no_spike": self.penalty_no_spike,
+                "weight_mean_multiplier": self.weight_mean_multiplier,
+                "pulse_weight_mean_multiplier": self.pulse_weight_mean_multiplier,
+                "nonnegative_weights": self.nonnegative_weights, "seed": self.seed}

@@ -1,0 +1,504 @@
+"""spikelib.neuron.spike_times: forward pass and custom gradient.
+
+Independent checks: the plain sequential reference (tests/reference.py),
+the time-stepped simulation (spikelib.simulate), central finite differences
+and hand-derived values for the clip / no-spike-penalty semantics.
+
+Many small random layers are evaluated in one call by packing them block-
+diagonally: each layer's inputs occupy their own columns (+inf, i.e. silent,
+elsewhere) and its neurons their own weight columns (0 elsewhere), so every
+block is computed exactly as it would be alone.  Layers in one pack share
+the decay rate and threshold.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.special
+import tensorflow as tf
+
+from spikelib.neuron import spike_times
+from spikelib.simulate import membrane_potential, possibly_missed, simulate_spike_times
+
+try:
+    import reference
+except ImportError:  # tests/ imported as a package
+    from tests import reference
+
+# ----------------------------------------------------------------------------
+# helpers
+
+
+def run(inputs, weights, decay_rate, threshold, dtype=tf.float64, **kwargs):
+    """spike_times on numpy arrays, as a float64 numpy array."""
+    out = spike_times(tf.constant(inputs, dtype), tf.constant(weights, dtype),
+                      decay_rate, threshold, **kwargs)
+    return np.asarray(out, np.float64)
+
+
+def gradients(inputs, weights, decay_rate, threshold, upstream, **kwargs):
+    """d/d(inputs, weights) of sum(upstream * t) over the neurons that fired."""
+    inputs = tf.constant(inputs, tf.float64)
+    weights = tf.constant(weights, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        tape.watch(weights)
+        t = spike_times(inputs, weights, decay_rate, threshold, **kwargs)
+        loss = tf.reduce_sum(tf.where(tf.math.is_finite(t), upstream * t, 0.0))
+    d_inputs, d_weights = tape.gradient(loss, [inputs, weights])
+    return d_inputs.numpy(), d_weights.numpy()
+
+
+def pack(layers):
+    """Block-diagonal packing of [(inputs, weights)] into one layer."""
+    rows = sum(t.shape[0] for t, _ in layers)
+    n_in = sum(t.shape[1] for t, _ in layers)
+    n_out = sum(w.shape[1] for _, w in layers)
+    inputs, weights = np.full((rows, n_in), np.inf), np.zeros((n_in, n_out))
+    blocks, r, i, o = [], 0, 0, 0
+    for t, w in layers:
+        (b, n), m = t.shape, w.shape[1]
+        inputs[r:r + b, i:i + n], weights[i:i + n, o:o + m] = t, w
+        blocks.append((slice(r, r + b), slice(o, o + m)))
+        r, i, o = r + b, i + n, o + m
+    return inputs, weights, blocks
+
+
+def run_packed(layers, decay_rate, threshold):
+    """spike_times of every (inputs, weights) layer, computed in one call."""
+    inputs, weights, blocks = pack(layers)
+    out = run(inputs, weights, decay_rate, threshold)
+    return [out[rows, cols] for rows, cols in blocks]
+
+
+def random_times(rng, batch, n_in):
+    """Input times: continuous, quantised to k/256 (ties), coarse k/8 with a
+    large offset, with silent inputs and some all-silent examples."""
+    mode = rng.integers(3)
+    if mode == 0:
+        times = rng.uniform(0.0, 1.0, (batch, n_in))
+    elif mode == 1:
+        times = rng.integers(0, 256, (batch, n_in)) / 256.0
+    else:
+        times = rng.integers(0, 8, (batch, n_in)) / 8.0 + rng.uniform(0.0, 20.0)
+    times[rng.uniform(size=times.shape) < rng.uniform(0.0, 0.6)] = np.inf
+    times[rng.uniform(size=batch) < 0.08] = np.inf
+    return times
+
+
+def random_weights(rng, n_in, n_out, decay_rate, threshold):
+    """Mixed-sign weights scaled so that about half the neurons fire.
+
+    One input of weight w peaks at w / (K e), so K e theta is the scale of a
+    weight that alone reaches threshold.
+    """
+    scale = decay_rate * math.e * threshold * rng.uniform(0.5, 3.0) / math.sqrt(n_in)
+    return rng.normal(rng.uniform(-0.5, 1.0) * scale, scale, (n_in, n_out))
+
+
+def random_layer(rng, decay_rate, threshold, max_in=40, max_out=8, max_batch=6):
+    n_in, n_out = int(rng.integers(1, max_in + 1)), int(rng.integers(1, max_out + 1))
+    batch = int(rng.integers(1, max_batch + 1))
+    return (random_times(rng, batch, n_in),
+            random_weights(rng, n_in, n_out, decay_rate, threshold))
+
+
+def random_constants(rng):
+    return float(rng.uniform(0.1, 2.0)), float(rng.uniform(0.15, 1.5))
+
+
+# ----------------------------------------------------------------------------
+# forward pass vs the sequential reference
+
+
+@pytest.fixture(scope="module")
+def reference_sweep():
+    """2 000 random layers: (inputs, weights, K, theta, code, reference, details)."""
+    rng = np.random.default_rng(2021)
+    cases = []
+    for _ in range(400):  # packs of 5: a sweet spot between call overhead and pack size
+        decay_rate, threshold = random_constants(rng)
+        layers = [random_layer(rng, decay_rate, threshold) for _ in range(5)]
+        for (inputs, weights), out in zip(layers, run_packed(layers, decay_rate, threshold)):
+            expected, details = reference.layer(inputs, weights, decay_rate, threshold)
+            cases.append((inputs, weights, decay_rate, threshold, out, expected, details))
+    return cases
+
+
+def test_packing_is_exact():
+    """A packed evaluation equals the separate ones (bit for bit)."""
+    rng = np.random.default_rng(0)
+    layers = [random_layer(rng, 0.7, 0.5) for _ in range(3)]
+    for (inputs, weights), packed in zip(layers, run_packed(layers, 0.7, 0.5)):
+        np.testing.assert_array_equal(packed, run(inputs, weights, 0.7, 0.5))
+
+
+def test_matches_sequential_reference(reference_sweep):
+    assert len(reference_sweep) >= 2000
+    worst = 0.0
+    for inputs, weights, k, theta, out, expected, _ in reference_sweep:
+        fired = np.isfinite(expected)
+        np.testing.assert_array_equal(np.isfinite(out), fired)
+        assert np.all(out[~fired] == np.inf)
+        error = np.abs(out[fired] - expected[fired]) / np.maximum(1.0, np.abs(expected[fired]))
+        worst = max(worst, error.max(initial=0.0))
+    print(f"sequential reference: max relative error {worst:.2e}")
+    assert worst <= 1e-9, worst
+
+
+def test_sweep_covers_the_hard_situations(reference_sweep):
+    """The random layers include every situation the closed form must handle."""
+    counts = dict(neurons=0, fired=0, silent=0, prevented=0, silenced_by_inhibition=0,
+                  fired_with_tied_inputs=0, all_silent_examples=0)
+    for inputs, _, _, _, _, expected, details in reference_sweep:
+        counts["all_silent_examples"] += int(np.sum(~np.isfinite(inputs).any(axis=1)))
+        for b, row in enumerate(details):
+            for spike in row:
+                counts["neurons"] += 1
+                fired = math.isfinite(spike["time"])
+                counts["fired" if fired else "silent"] += 1
+                counts["prevented"] += spike["prevented"]
+                counts["silenced_by_inhibition"] += spike["prevented"] and not fired
+                used = inputs[b, spike["used"]]
+                counts["fired_with_tied_inputs"] += fired and len(np.unique(used)) < len(used)
+    print(counts)
+    assert counts["fired"] > 0.3 * counts["neurons"], counts
+    assert counts["silent"] > 0.2 * counts["neurons"], counts
+    assert counts["prevented"] >= 200, counts
+    assert counts["silenced_by_inhibition"] >= 50, counts
+    assert counts["fired_with_tied_inputs"] >= 500, counts
+    assert counts["all_silent_examples"] >= 100, counts
+
+
+def test_inhibition_cancels_a_pending_crossing():
+    """Alone, input 0 reaches theta at t_c; an inhibitory input at t_c - 0.1
+    arrives first and keeps the neuron silent."""
+    k, theta = 1.0, 0.3
+    w0 = 1.0  # peak 1/e = 0.37 > theta
+    t_c = -float(scipy.special.lambertw(-k * theta / w0).real) / k
+    alone = run([[0.0, np.inf]], [[w0], [-5.0]], k, theta)
+    assert alone[0, 0] == pytest.approx(t_c, rel=1e-12)
+    assert run([[0.0, t_c - 0.1]], [[w0], [-5.0]], k, theta)[0, 0] == np.inf
+    # The inhibitory input at the same time but after the crossing changes nothing.
+    assert run([[0.0, t_c + 0.1]], [[w0], [-5.0]], k, theta)[0, 0] == pytest.approx(t_c, rel=1e-12)
+
+
+def test_touching_threshold_at_the_peak():
+    """One input at t0 with w = K e theta: V peaks at t0 + 1/K with value
+    exactly theta (x = -1/e, W = -1); slightly less weight never fires."""
+    t0 = 0.25
+    assert run([[t0]], [[math.e]], 1.0, 1.0)[0, 0] == pytest.approx(t0 + 1.0, abs=1e-6)
+    for k, theta in [(0.5, 0.8), (1.7, 0.3)]:
+        touch = k * math.e * theta
+        # W0(-(1 - d)/e) = -1 + sqrt(2d) - 2d/3 + O(d^1.5)
+        assert run([[t0]], [[touch * (1 + 1e-9)]], k, theta)[0, 0] == pytest.approx(
+            t0 + (1.0 - math.sqrt(2e-9) + 2e-9 / 3) / k, abs=1e-9)
+        assert run([[t0]], [[touch * (1 - 1e-9)]], k, theta)[0, 0] == np.inf
+
+
+def test_no_spike_cases():
+    inputs = np.array([[0.1, 0.2, 0.3], [np.inf, np.inf, np.inf]])
+    weights = np.array([[-1.0, 0.1], [-2.0, 0.1], [0.5, 0.1]])  # inhibited; too weak
+    assert np.all(run(inputs, weights, 1.0, 0.5) == np.inf)
+
+
+def test_single_input_closed_form():
+    """One input: t* = t0 - W0(-K theta / w) / K, by hand."""
+    k, theta, w, t0 = 0.8, 0.6, 2.5, 0.4
+    expected = t0 - scipy.special.lambertw(-k * theta / w).real / k
+    assert run([[t0]], [[w]], k, theta)[0, 0] == pytest.approx(expected, rel=1e-13)
+
+
+# ----------------------------------------------------------------------------
+# forward pass vs the time-stepped simulation
+
+
+def test_matches_time_stepped_simulation():
+    """Several hundred layers against spikelib.simulate (dt = 0.005).
+
+    A grid can miss a crossing narrower than its step; a neuron is compared
+    only when `possibly_missed` rules that out (`ambiguous` otherwise,
+    asserted rare), and when the crossing is not at the window's end.
+    """
+    rng = np.random.default_rng(7)
+    dt, compared, ambiguous, worst = 0.005, 0, 0, 0.0
+    for _ in range(30):
+        k, theta = random_constants(rng)
+        layers = [random_layer(rng, k, theta, max_in=20, max_out=6, max_batch=4)
+                  for _ in range(10)]
+        for (inputs, weights), out in zip(layers, run_packed(layers, k, theta)):
+            finite = inputs[np.isfinite(inputs)]
+            t_max = (finite.max() if finite.size else 0.0) + 5.0 / k
+            simulated = simulate_spike_times(inputs, weights, k, theta, t_max, dt)
+            clear = ~possibly_missed(inputs, weights, k, theta, t_max, dt)
+            clear &= ~((out > t_max - dt) & (out < np.inf))  # crossing at the window's end
+            ambiguous += np.sum(~clear)
+            compared += np.sum(clear)
+            expected = np.where(out <= t_max, out, np.inf)
+            np.testing.assert_array_equal(np.isfinite(simulated[clear]), np.isfinite(expected[clear]))
+            both = clear & np.isfinite(expected)
+            worst = max(worst, np.abs(simulated[both] - expected[both]).max(initial=0.0))
+    print(f"simulation: {compared} compared, {ambiguous} ambiguous, max error {worst:.2e}")
+    assert compared >= 2000
+    assert ambiguous <= 0.01 * (compared + ambiguous), (ambiguous, compared)
+    assert worst <= 1e-9, worst
+
+
+def test_simulation_flags_a_crossing_narrower_than_the_grid():
+    """w 1e-6 above touching: V >= theta for only ~2.8e-3 around the peak at
+    t0 + 1/K, between two grid points of step 0.01.  The coarse grid misses
+    it and says so; a fine grid finds the closed-form time."""
+    k, theta, t0 = 1.0, 0.5, 0.105
+    weights = [[k * math.e * theta * (1 + 1e-6)]]
+    closed_form = run([[t0]], weights, k, theta)[0, 0]
+    # W0(-(1 - d)/e) = -1 + sqrt(2d) - 2d/3 + O(d^1.5), here d = 1e-6 to first order
+    assert closed_form == pytest.approx(t0 + 1 - math.sqrt(2e-6) + 2e-6 / 3, abs=1e-8)
+    assert simulate_spike_times([[t0]], weights, k, theta, 3.0, 0.01)[0, 0] == np.inf
+    assert possibly_missed([[t0]], weights, k, theta, 3.0, 0.01)[0, 0]
+    fine = simulate_spike_times([[t0]], weights, k, theta, 3.0, 1e-4)[0, 0]
+    assert not possibly_missed([[t0]], weights, k, theta, 3.0, 1e-4)[0, 0]
+    assert fine == pytest.approx(closed_form, abs=1e-12)
+
+
+def test_membrane_potential_by_hand():
+    """Two inputs, one silent: V = w (t - t0) e^{-K (t - t0)} after t0, 0 before."""
+    grid = np.array([0.0, 0.3, 0.5, 1.0, 2.5])
+    v = membrane_potential(np.array([0.3, np.inf]), np.array([[2.0, -1.0], [5.0, 5.0]]), 0.7, grid)
+    elapsed = np.maximum(grid - 0.3, 0.0)
+    np.testing.assert_allclose(v[0], 2.0 * elapsed * np.exp(-0.7 * elapsed), rtol=1e-15)
+    np.testing.assert_allclose(v[1], -v[0] / 2.0, rtol=1e-15)
+    assert v.shape == (2, 5)
+
+
+def test_simulation_accepts_a_single_example():
+    weights = np.array([[1.0, 0.2], [0.8, -0.4]])
+    single = simulate_spike_times(np.array([0.1, 0.3]), weights, 1.0, 0.4, 6.0, 0.01)
+    batch = simulate_spike_times(np.array([[0.1, 0.3]]), weights, 1.0, 0.4, 6.0, 0.01)
+    assert single.shape == (2,)
+    np.testing.assert_array_equal(single, batch[0])
+
+
+# ----------------------------------------------------------------------------
+# gradients
+
+
+def finite_differences(inputs, weights, k, theta, upstream, eps):
+    """Central differences of sum(upstream * t over fired neurons), and whether
+    every +-eps perturbation kept the same neurons firing.
+
+    Perturbed weights become extra neurons (columns) and perturbed inputs
+    extra examples (rows), so all of them take two spike_times calls.
+    """
+    batch, n_in = inputs.shape
+    n_out = weights.shape[1]
+    fired = np.isfinite(run(inputs, weights, k, theta))
+    steps = np.stack([np.eye(n_in) * eps, -np.eye(n_in) * eps], axis=1)  # (n_in, 2, n_in)
+    columns = weights.T[:, None, None, :] + steps[None]  # (n_out, n_in, 2, n_in)
+    out = run(inputs, columns.reshape(-1, n_in).T, k, theta).reshape(batch, n_out, n_in, 2)
+    same = np.all(np.isfinite(out) == fired[:, :, None, None])
+    value = np.where(np.isfinite(out), upstream[:, :, None, None] * out, 0.0).sum(axis=0)
+    d_weights = ((value[..., 0] - value[..., 1]) / (2 * eps)).T
+    rows = inputs[:, None, None, :] + steps[None]  # (batch, n_in, 2, n_in)
+    out = run(rows.reshape(-1, n_in), weights, k, theta).reshape(batch, n_in, 2, n_out)
+    same &= np.all(np.isfinite(out) == fired[:, None, None, :])
+    value = np.where(np.isfinite(out), upstream[:, None, None, :] * out, 0.0).sum(axis=3)
+    d_inputs = (value[..., 0] - value[..., 1]) / (2 * eps)
+    return np.where(np.isfinite(inputs), d_inputs, 0.0), d_weights, same
+
+
+def reference_gradients(inputs, weights, k, upstream, details):
+    d_inputs, d_weights = np.zeros(inputs.shape), np.zeros(weights.shape)
+    for b, row in enumerate(details):
+        for j, spike in enumerate(row):
+            d_w, d_t = reference.derivatives(inputs[b], weights[:, j], k, spike)
+            d_weights[:, j] += upstream[b, j] * d_w
+            d_inputs[b] += upstream[b, j] * d_t
+    return d_inputs, d_weights
+
+
+def _smooth_here(details):
+    """No fired neuron sits within 1e-4 of an input time (where the accepted
+    candidate could switch) or near the touching point (W close to -1)."""
+    return all(spike["margin"] > 1e-4 and spike["branch_gap"] > 1e-2
+               for row in details for spike in row if math.isfinite(spike["time"]))
+
+
+def test_gradients_match_finite_differences_and_formula():
+    rng = np.random.default_rng(11)
+    checked, skipped = 0, 0
+    worst = dict(fd_weights=0.0, fd_inputs=0.0, formula_weights=0.0, formula_inputs=0.0)
+    while checked < 40:
+        k, theta = random_constants(rng)
+        n_in, n_out, batch = (int(rng.integers(1, n)) for n in (9, 4, 4))
+        inputs = rng.uniform(0.0, 1.0, (batch, n_in))
+        inputs[rng.uniform(size=inputs.shape) < 0.2] = np.inf
+        scale = k * math.e * theta * rng.uniform(1.0, 3.0) / math.sqrt(n_in)
+        weights = rng.normal(0.5 * scale, scale, (n_in, n_out))
+        upstream = rng.normal(size=(batch, n_out))
+        expected, details = reference.layer(inputs, weights, k, theta)
+        if not np.isfinite(expected).any() or not _smooth_here(details):
+            skipped += 1
+            continue
+        fd_inputs, fd_weights, same = finite_differences(inputs, weights, k, theta, upstream, 1e-6)
+        if not same:
+            skipped += 1
+            continue
+        checked += 1
+        d_inputs, d_weights = gradients(inputs, weights, k, theta, upstream)
+        ref_inputs, ref_weights = reference_gradients(inputs, weights, k, upstream, details)
+        assert np.all(d_inputs[~np.isfinite(inputs)] == 0.0)
+        scale_w, scale_t = 1.0 + np.abs(ref_weights).max(), 1.0 + np.abs(ref_inputs).max()
+        worst["fd_weights"] = max(worst["fd_weights"], np.abs(d_weights - fd_weights).max() / scale_w)
+        worst["fd_inputs"] = max(worst["fd_inputs"], np.abs(d_inputs - fd_inputs).max() / scale_t)
+        worst["formula_weights"] = max(worst["formula_weights"],
+                                       np.abs(d_weights - ref_weights).max() / scale_w)
+        worst["formula_inputs"] = max(worst["formula_inputs"],
+                                      np.abs(d_inputs - ref_inputs).max() / scale_t)
+    print(f"gradients: {checked} cases checked, {skipped} skipped;",
+          {key: f"{value:.2e}" for key, value in worst.items()})
+    assert skipped <= checked, (skipped, checked)
+    assert worst["fd_weights"] <= 1e-6 and worst["fd_inputs"] <= 1e-6, worst
+    assert worst["formula_weights"] <= 1e-12 and worst["formula_inputs"] <= 1e-12, worst
+
+
+def test_single_input_derivatives_by_hand():
+    """One input at t0: t* = t0 - W/K, so dt*/dt0 = 1 and
+    dt*/dw = W / (K w (1 + W)) (model spec §3 with A = w e^{K t0}, B = A t0)."""
+    k, theta, w, t0, up = 0.8, 0.6, 2.5, 0.4, 1.7
+    lam = scipy.special.lambertw(-k * theta / w).real
+    d_inputs, d_weights = gradients([[t0]], [[w]], k, theta, np.array([[up]]))
+    assert d_inputs[0, 0] == pytest.approx(up, rel=1e-12)
+    assert d_weights[0, 0] == pytest.approx(up * lam / (k * w * (1 + lam)), rel=1e-10)
+
+
+def test_clip_derivative():
+    """Close to touching, dt*/dw = W/(K w (1+W)) is large and negative: it is
+    clipped to -c before the upstream factor; dt*/dt0 = 1 is clipped to c."""
+    k, theta, t0, up, clip = 1.0, 0.5, 0.2, -3.0, 0.5
+    w = k * math.e * theta * (1 + 1e-4)
+    lam = scipy.special.lambertw(-k * theta / w).real
+    assert lam / (k * w * (1 + lam)) < -10 * clip
+    d_inputs, d_weights = gradients([[t0]], [[w]], k, theta, np.array([[up]]),
+                                    clip_derivative=clip)
+    assert d_weights[0, 0] == pytest.approx(up * -clip, rel=1e-12)
+    assert d_inputs[0, 0] == pytest.approx(up * clip, rel=1e-12)
+    # A clip above both derivatives changes nothing.
+    d_inputs, d_weights = gradients([[t0]], [[w]], k, theta, np.array([[up]]),
+                                    clip_derivative=1e6)
+    assert d_weights[0, 0] == pytest.approx(up * lam / (k * w * (1 + lam)), rel=1e-8)
+    assert d_inputs[0, 0] == pytest.approx(up, rel=1e-10)
+
+
+def _penalty_case():
+    """Neuron 0 (weights 0.6, 0.6; K = 1, theta = 0.3) reaches theta only with
+    both inputs: silent in examples 0-2, fires in example 3.  Neuron 1
+    (weights 2, 2) fires in every example with an input."""
+    inputs = np.array([[0.1, np.inf], [np.inf, 0.3], [np.inf, np.inf], [0.1, 0.1]])
+    weights = np.array([[0.6, 2.0], [0.6, 2.0]])
+    return inputs, weights, 1.0, 0.3
+
+
+def test_no_spike_penalty():
+    inputs, weights, k, theta = _penalty_case()
+    out = run(inputs, weights, k, theta)
+    np.testing.assert_array_equal(np.isfinite(out), [[0, 1], [0, 1], [0, 0], [1, 1]])
+    p = 7.0
+    rng = np.random.default_rng(5)
+    upstream = rng.normal(size=(4, 2))
+    upstream[3, 0] = 0.0  # no chain-rule term for neuron 0: only the penalty is left
+    d_inputs, d_weights = gradients(inputs, weights, k, theta, upstream, penalty_no_spike=p)
+    np.testing.assert_allclose(d_weights[:, 0], -p * 3 / 4, rtol=1e-14)
+    # Neuron 1 is silent once (example 2) and otherwise gets the chain rule.
+    plain_inputs, plain_weights = gradients(inputs, weights, k, theta, upstream)
+    np.testing.assert_allclose(d_weights[:, 1], plain_weights[:, 1] - p / 4, rtol=1e-12)
+    # Silent neurons pass nothing back, whatever their upstream says.
+    np.testing.assert_array_equal(d_inputs, plain_inputs)
+    only_neuron_0 = upstream * [[1.0, 0.0]]
+    d_inputs, _ = gradients(inputs, weights, k, theta, only_neuron_0, penalty_no_spike=p)
+    np.testing.assert_array_equal(d_inputs, 0.0)
+
+
+def test_no_spike_penalty_with_chain_rule_term():
+    """Penalty and the firing example's chain-rule term add up."""
+    inputs, weights, k, theta = _penalty_case()
+    p, up = 2.0, 0.9
+    upstream = np.array([[5.0, 0.0], [-5.0, 0.0], [3.0, 0.0], [up, 0.0]])
+    _, d_weights = gradients(inputs, weights, k, theta, upstream, penalty_no_spike=p)
+    # Example 3: both inputs at 0.1, so A = 1.2 e^{0.1 K}, B = 0.1 A and every
+    # dt*/dw_j = e^{K t_j} (t_j - t*) / (A (1 + W)) = (0.1 - t*) / (1.2 (1 + W)).
+    lam = scipy.special.lambertw(-k * theta / 1.2).real
+    t_star = 0.1 - lam / k
+    d_w = (0.1 - t_star) / (1.2 * (1.0 + lam))
+    np.testing.assert_allclose(d_weights[:, 0], up * d_w - p * 3 / 4, rtol=1e-12)
+
+
+def test_inputs_after_the_spike_get_no_gradient():
+    k, theta = 1.0, 0.3
+    t_star = run([[0.0, np.inf]], [[1.0], [0.7]], k, theta)[0, 0]
+    late = [[0.0, t_star + 0.5]]
+    assert run(late, [[1.0], [0.7]], k, theta)[0, 0] == t_star
+    d_inputs, d_weights = gradients(late, [[1.0], [0.7]], k, theta, np.array([[1.0]]))
+    assert d_inputs[0, 1] == 0.0 and d_weights[1, 0] == 0.0
+    assert d_inputs[0, 0] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_silent_inputs_get_zero_and_finite_gradients():
+    rng = np.random.default_rng(9)
+    inputs = rng.uniform(0, 1, (5, 12))
+    inputs[rng.uniform(size=inputs.shape) < 0.4] = np.inf
+    inputs[2] = np.inf
+    weights = rng.normal(0.5, 1.0, (12, 4))
+    d_inputs, d_weights = gradients(inputs, weights, 1.0, 0.5, rng.normal(size=(5, 4)),
+                                    penalty_no_spike=1.0)
+    assert np.all(np.isfinite(d_inputs)) and np.all(np.isfinite(d_weights))
+    assert np.all(d_inputs[~np.isfinite(inputs)] == 0.0)
+
+
+# ----------------------------------------------------------------------------
+# arguments and precision
+
+
+@pytest.mark.parametrize("decay_rate, threshold", [(0.0, 1.0), (-1.0, 1.0), (1.0, 0.0), (1.0, -0.5)])
+def test_non_positive_constants_raise(decay_rate, threshold):
+    with pytest.raises(ValueError):
+        spike_times(tf.constant([[0.1]]), tf.constant([[1.0]]), decay_rate, threshold)
+
+
+def test_float32_agrees_with_float64_on_image_like_inputs():
+    """784 pixel inputs t = 1 - b/256 (80 % black = silent) plus 10 pulses at
+    k/11, weights as initialised (sigma = sqrt(2/(n_post+n_pre+n_pulses))),
+    decay rates and thresholds from the paper grid.
+
+    float32 carries ~6e-8 relative error into A, B and x; the spike time's
+    sensitivity to x grows like 1/(1+W) near the touching point, so neurons
+    with 1 + W < 1e-3 may legitimately differ (asserted rare)."""
+    rng = np.random.default_rng(3)
+    batch, n_out, n_pulses = 32, 32, 10
+    sigma = math.sqrt(2.0 / (n_out + 784 + n_pulses))
+    compared, near_touch, worst = 0, 0, 0.0
+    for k, theta in [(0.172556, 0.834236), (1.111030, 0.832244), (1.993752, 0.227450),
+                     (0.112942, 1.402923)]:
+        pixels = rng.integers(1, 256, (batch, 784))
+        inputs = np.where(rng.uniform(size=pixels.shape) < 0.8, np.inf, 1.0 - pixels / 256.0)
+        inputs = np.concatenate([inputs, np.tile(np.arange(1, n_pulses + 1) / 11.0, (batch, 1))], 1)
+        mean = rng.uniform(-2.0, 2.0, n_out) * sigma  # per neuron: some fire, some don't
+        weights = np.concatenate([rng.normal(mean, sigma, (784, n_out)),
+                                  rng.normal(4.0 * sigma, sigma, (n_pulses, n_out))])
+        t64 = run(inputs, weights, k, theta)
+        t32 = run(inputs, weights, k, theta, dtype=tf.float32)
+        expected, details = reference.layer(inputs, weights, k, theta)
+        np.testing.assert_array_equal(np.isfinite(t64), np.isfinite(expected))
+        gap = np.array([[s.get("branch_gap", np.inf) for s in row] for row in details])
+        sensitive = gap < 1e-3
+        near_touch += np.sum(sensitive)
+        np.testing.assert_array_equal(np.isfinite(t32)[~sensitive], np.isfinite(t64)[~sensitive])
+        both = ~sensitive & np.isfinite(t64)
+        compared += np.sum(both)
+        error = np.abs(t32[both] - t64[both]) / np.maximum(1.0, np.abs(t64[both]))
+        worst = max(worst, error.max(initial=0.0))
+    fired_share = compared / (4 * batch * n_out)
+    print(f"float32: {compared} compared, {near_touch} near touch, max error {worst:.2e}")
+    assert 0.2 < fired_share < 0.9, fired_share
+    assert near_touch <= 0.01 * compared
+    assert worst <= 2e-5, worst
