@@ -1,0 +1,90 @@
+"""Budgets for the experiments: `ci`, `quick` and `paper`.
+
+A profile fixes how much is trained (examples, epochs, seeds) and which
+grid rows each section runs; it never changes the method.  Every table and
+figure states the profile and budget it was made with.
+"""
+
+import dataclasses
+
+from spikelib.config import HIDDEN_SIZES, LATENCIES, NOISE_LEVELS, paper_config
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """How much each experiment trains, and on which rows."""
+
+    name: str
+    description: str
+    train_examples: int | None
+    validation_examples: int | None
+    test_examples: int | None
+    epochs: int
+    seeds: tuple[int, ...]
+    datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
+    latencies: tuple[int, ...] = LATENCIES
+    noise_levels: tuple[float, ...] = NOISE_LEVELS
+    hidden_sizes: tuple[int, ...] = HIDDEN_SIZES
+    extra_hidden_sizes: tuple[int, ...] = (64,)
+    # Claims whose checks this budget is too small to show.
+    too_small_for: tuple[str, ...] = ()
+
+    def config(self, dataset, noise=0.0, latency=1, n_hidden=32, seed=None, **overrides):
+        """RunConfig of a tuned grid row under this profile's budget.
+
+        Embedding sizes outside the grid (the 64 extension) reuse the
+        hyperparameters of the largest tuned size.
+        """
+        row_hidden = n_hidden if n_hidden in HIDDEN_SIZES else max(HIDDEN_SIZES)
+        budget = dict(dataset=dataset, epochs=self.epochs,
+                      seed=self.seeds[0] if seed is None else seed,
+                      train_examples=self.train_examples,
+                      validation_examples=self.validation_examples,
+                      test_examples=self.test_examples)
+        config = paper_config(float(noise), latency, row_hidden, **{**budget, **overrides})
+        return config if n_hidden == row_hidden else config.replace(n_hidden=n_hidden)
+
+    def budget(self):
+        """The budget as a flat dict, for results tables."""
+        return dict(profile=self.name, epochs=self.epochs,
+                    train_examples=self.train_examples or 54000,
+                    validation_examples=self.validation_examples or 6000,
+                    test_examples=self.test_examples or 10000)
+
+    def caption(self):
+        """One sentence stating the budget, for figure captions."""
+        b = self.budget()
+        seeds = f"{len(self.seeds)} seed{'s' if len(self.seeds) > 1 else ''}"
+        return (f"Budget (profile '{self.name}'): {b['train_examples']:,} training examples "
+                f"x {b['epochs']} epoch{'s' if b['epochs'] > 1 else ''}, "
+                f"{b['test_examples']:,} test examples, {seeds}.")
+
+    def shows(self, claim):
+        """Whether this budget is large enough for the check of `claim` (e.g. 'C2')."""
+        return claim not in self.too_small_for
+
+
+PROFILES = {
+    "ci": Profile(
+        name="ci", description="smoke run of every section for CI (minutes, 2 cores)",
+        train_examples=2000, validation_examples=500, test_examples=1000, epochs=1,
+        seeds=(0, 1), datasets=("mnist", "fashion_mnist"), latencies=(1, 16),
+        noise_levels=(0.0, 0.4, 0.8), hidden_sizes=(8, 32), extra_hidden_sizes=(),
+        too_small_for=("C1", "C2", "C3", "C4", "C5", "C7")),
+    "quick": Profile(
+        name="quick", description="every figure on one 2-core machine in about an hour",
+        train_examples=10000, validation_examples=2000, test_examples=5000, epochs=3,
+        seeds=(0, 1, 2)),
+    "paper": Profile(
+        name="paper", description="the article's budget: full split, 100 epochs, every row",
+        train_examples=None, validation_examples=None, test_examples=None, epochs=100,
+        seeds=(0, 1, 2, 3, 4)),
+}
+
+
+def get_profile(name):
+    """The named profile; a clear error listing the valid names otherwise."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None

@@ -1,0 +1,112 @@
+"""Optimizer, pulses, initialisation, loss scale and training behaviour."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from spikelib.autoencoder import SpikingAutoencoder
+from spikelib.config import paper_config
+from spikelib.experiment import prepare_data, train_and_test
+from spikelib.layer import SpikingDense, initial_weight_sigma
+from spikelib.loss import reconstruction_error, training_loss
+from spikelib.optimizer import ReferenceAdam
+
+
+def _numpy_reference_adam(gradients, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """Parameter values after each step, in float64."""
+    value, m, v, values = 0.0, 0.0, 0.0, []
+    for step, g in enumerate(gradients, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        value -= lr * (m / (1 - b1 ** step)) / math.sqrt(v / (1 - b2 ** step) + eps)
+        values.append(value)
+    return values
+
+
+def _trajectory(optimizer, gradients):
+    variable = keras.Variable(np.zeros(1), dtype="float64")
+    values = []
+    for g in gradients:
+        optimizer.apply([np.array([g])], [variable])
+        values.append(float(variable.numpy()[0]))
+    return np.array(values)
+
+
+def test_reference_adam_puts_epsilon_inside_the_square_root():
+    gradients = [1e-5, -3e-5, 2e-5, 1e-6]
+    expected = np.array(_numpy_reference_adam(gradients, 0.01))
+    step_size = np.abs(np.diff(expected, prepend=0.0)).min()
+    got = _trajectory(ReferenceAdam(0.01), gradients)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * step_size)
+    keras_adam = _trajectory(keras.optimizers.Adam(0.01, epsilon=1e-8), gradients)
+    assert np.abs(keras_adam - expected).max() > 100 * step_size
+
+
+def test_pulses_start_evenly_spaced_and_stay_non_negative():
+    layer = SpikingDense(3, n_pulses=4, decay_rate=1.0, threshold=1.0, seed=0)
+    layer.build((None, 5))
+    np.testing.assert_allclose(layer.pulse_times.numpy(), [0.2, 0.4, 0.6, 0.8], rtol=1e-6)
+    optimizer = ReferenceAdam(1.0)
+    optimizer.apply([np.full(4, 10.0, np.float32)], [layer.pulse_times])
+    assert np.all(layer.pulse_times.numpy() >= 0.0)
+    assert np.any(layer.pulse_times.numpy() == 0.0)
+
+
+def test_initial_weights_have_the_multiplied_means():
+    layer = SpikingDense(400, n_pulses=10, decay_rate=1.0, threshold=1.0,
+                         weight_mean_multiplier=3.0, pulse_weight_mean_multiplier=-2.0, seed=1)
+    layer.build((None, 784))
+    sigma = initial_weight_sigma(784, 400, 10)
+    assert sigma == pytest.approx(math.sqrt(2 / (784 + 400 + 10)))
+    kernel, pulses = layer.kernel.numpy(), layer.pulse_kernel.numpy()
+    assert kernel.mean() == pytest.approx(3.0 * sigma, rel=0.02)
+    assert kernel.std() == pytest.approx(sigma, rel=0.02)
+    assert pulses.mean() == pytest.approx(-2.0 * sigma, abs=0.1 * sigma)
+
+
+def test_loss_gradient_is_the_reference_error_per_example():
+    latency, clean = 2.0, np.array([[0.3, np.inf, 0.5]], np.float32).repeat(4, axis=0)
+    times = tf.constant([[2.5, 2.9, np.inf]] * 4, dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(times)
+        loss = training_loss(times, clean, latency)
+    gradient = tape.gradient(loss, times).numpy()
+    np.testing.assert_allclose(gradient[0], [(0.5 - 0.3) / 4, (0.9 - 1.0) / 4, 0.0], rtol=1e-6)
+    error = reconstruction_error(times, clean, latency).numpy()
+    np.testing.assert_allclose(error, [(0.2 ** 2 + 0.1 ** 2 + 0.5 ** 2) / 3] * 4, rtol=1e-6)
+
+
+def _tiny(**changes):
+    return paper_config(0.0, 1, 8, epochs=2, train_examples=300, validation_examples=100,
+                        test_examples=100, **changes)
+
+
+def _without_timing(history):
+    return [{k: v for k, v in record.items() if "seconds" not in k and "per_second" not in k}
+            for record in history]
+
+
+def test_same_seed_gives_identical_history():
+    config = _tiny()
+    data = prepare_data(config)
+    _, first = train_and_test(config, data, progress=False)
+    _, second = train_and_test(config, data, progress=False)
+    assert _without_timing(first["history"]) == _without_timing(second["history"])
+    _, other = train_and_test(config.replace(seed=1), data, progress=False)
+    assert _without_timing(other["history"]) != _without_timing(first["history"])
+
+
+def test_short_training_lowers_the_error_and_tests_the_best_epoch():
+    config = paper_config(0.0, 1, 32, epochs=2, train_examples=1500,
+                          validation_examples=200, test_examples=200)
+    data = prepare_data(config)
+    untrained = SpikingAutoencoder.from_run_config(config)
+    from spikelib.training import evaluate
+    before = evaluate(untrained, data.validation_inputs, data.validation_clean, 1.0).mean()
+    model, results = train_and_test(config, data, progress=False)
+    best = min(results["history"], key=lambda r: r["validation_mse"])
+    assert best["validation_mse"] < 0.8 * before
+    assert results["test_mse"] == pytest.approx(best["test_mse"], rel=1e-5)
