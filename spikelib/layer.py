@@ -57,11 +57,17 @@ class SpikingDense(keras.layers.Layer):
             initializer=keras.initializers.RandomNormal(
                 self.pulse_weight_mean_multiplier * sigma, sigma, seed=seeds[1]))
 
-    def call(self, inputs):
+    def call(self, inputs, input_rows=None):
+        """`input_rows`: optional (batch, n) kernel row of each input (events)."""
         weights = ops.concatenate([self.kernel, self.pulse_kernel], axis=0)
+        if input_rows is not None:
+            n_pulses = self.pulses.n_pulses
+            pulse_rows = ops.arange(n_pulses, dtype="int32") + ops.shape(self.kernel)[0]
+            pulse_rows = ops.broadcast_to(pulse_rows[None, :], (ops.shape(inputs)[0], n_pulses))
+            input_rows = ops.concatenate([ops.cast(input_rows, "int32"), pulse_rows], axis=1)
         return spike_times(self.pulses(inputs), ops.cast(weights, inputs.dtype),
                            self.decay_rate, self.threshold,
-                           self.clip_derivative, self.penalty_no_spike)
+                           self.clip_derivative, self.penalty_no_spike, input_rows=input_rows)
 
     @property
     def pulse_times(self):

@@ -15,9 +15,9 @@ Limitation: a grid only sees the potential at its points.  A crossing that
 is narrower than the step (the potential touching theta briefly between two
 grid points and falling back) is missed, and the neuron is then reported
 later or silent.  Between grid points the potential exceeds the larger grid
-value by at most dt^2/8 * max|V''| <= dt^2 K sum_i |w_ij| / 4, so a neuron
-whose grid potential stays that far below theta cannot have been missed.
-Bisection refines only bracketed crossings.
+value by at most dt^2/8 * max|V''| <= dt^2 K sum_i |w_ij| / 4;
+`possibly_missed` uses this bound to flag the neurons for which a missed
+crossing cannot be ruled out.  Bisection refines only bracketed crossings.
 """
 
 import numpy as np

@@ -5,7 +5,8 @@ python loops over the arrival events of one neuron in time order.  After
 every event (all inputs arriving at that same time) the potential is
 e^{-Kt} (A t - B); its rising crossing of theta, if any, is
 t = B/A - W0(x)/K with x = -(K theta / A) exp(K B / A) (model spec §2),
-computed with scipy's Lambert W.  The crossing is accepted if it lies between
+computed with scipy's Lambert W, with times measured from the latest event
+(see `first_spike`).  The crossing is accepted if it lies between
 this event and the next one.  Derivatives follow model spec §3.
 """
 
@@ -35,27 +36,31 @@ def first_spike(times, weights, decay_rate, threshold):
     """First spike of one neuron: a dict with its time (inf if silent) and details.
 
     times: n_in input spike times (+inf = silent); weights: n_in weights.
+    A and B are kept relative to the latest event time (origin): moving the
+    origin forward by d multiplies A by e^{-Kd} and B becomes e^{-Kd}(B - d A),
+    so nothing overflows however far apart the inputs are.
     Returned keys: time, a, b, w (the accepted candidate's A, B relative to
     `origin`, and W0), origin, used (inputs that arrived before the spike),
     pending (crossings of earlier prefixes that the next input pre-empted by
     arriving first), prevented (True if one of those pending crossings is
     earlier than the actual spike, or the neuron stays silent: the later
-    inputs, inhibitory ones, delayed or cancelled it), margin (the accepted crossing's distance to the nearest
-    input time), branch_gap (1 + W of the accepted candidate).
+    inputs, inhibitory ones, delayed or cancelled it), margin (the accepted
+    crossing's distance to the nearest input time), branch_gap (1 + W of the
+    accepted candidate).
     """
     k, theta = float(decay_rate), float(threshold)
     events = _events(times)
     result = dict(time=math.inf, pending=[], used=[])
-    if not events:
-        return _finish(result)
-    origin = events[0][0]  # the formula is shift invariant; keeps exp() small
     a = b = 0.0
+    origin = events[0][0] if events else 0.0
     used = []
     for e, (t_event, indices) in enumerate(events):
-        for i in indices:
-            growth = math.exp(k * (float(times[i]) - origin))
-            a += float(weights[i]) * growth
-            b += float(weights[i]) * (float(times[i]) - origin) * growth
+        shift = t_event - origin
+        decay = math.exp(-k * shift)
+        a, b = a * decay, (b - shift * a) * decay
+        origin = t_event
+        for i in indices:  # arriving now: e^{K (t_i - origin)} = 1, t_i - origin = 0
+            a += float(weights[i])
             used.append(i)
         if a <= 0.0:
             continue

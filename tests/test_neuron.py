@@ -7,8 +7,13 @@ and hand-derived values for the clip / no-spike-penalty semantics.
 Many small random layers are evaluated in one call by packing them block-
 diagonally: each layer's inputs occupy their own columns (+inf, i.e. silent,
 elsewhere) and its neurons their own weight columns (0 elsewhere), so every
-block is computed exactly as it would be alone.  Layers in one pack share
-the decay rate and threshold.
+block is computed as it would be alone.  Layers in one pack share the decay
+rate and threshold.
+
+spike_times has two formulations, chosen by the number of inputs (dense up
+to neuron.DENSE_LIMIT, sorted prefix sums above).  Padding a layer with
+silent inputs (zero weights) changes nothing, so the checks run both ways:
+"narrow" (at most DENSE_LIMIT inputs) and "wide" (padded beyond it).
 """
 
 import math
@@ -18,6 +23,7 @@ import pytest
 import scipy.special
 import tensorflow as tf
 
+from spikelib import neuron
 from spikelib.neuron import spike_times
 from spikelib.simulate import membrane_potential, possibly_missed, simulate_spike_times
 
@@ -30,15 +36,39 @@ except ImportError:  # tests/ imported as a package
 # helpers
 
 
-def run(inputs, weights, decay_rate, threshold, dtype=tf.float64, **kwargs):
+NARROW = getattr(neuron, "DENSE_LIMIT", 128)
+WIDE = NARROW + 72
+LAYOUTS = ["narrow", "wide"]
+
+
+def widen(inputs, weights, width=WIDE):
+    """Pad to `width` inputs with silent inputs of zero weight."""
+    inputs, weights = np.atleast_2d(np.asarray(inputs, np.float64)), np.asarray(weights, np.float64)
+    extra = max(width - inputs.shape[1], 0)
+    return (np.pad(inputs, ((0, 0), (0, extra)), constant_values=np.inf),
+            np.pad(weights, ((0, extra), (0, 0))))
+
+
+def run(inputs, weights, decay_rate, threshold, dtype=tf.float64, layout="narrow", **kwargs):
     """spike_times on numpy arrays, as a float64 numpy array."""
+    if layout == "wide":
+        inputs, weights = widen(inputs, weights)
     out = spike_times(tf.constant(inputs, dtype), tf.constant(weights, dtype),
                       decay_rate, threshold, **kwargs)
     return np.asarray(out, np.float64)
 
 
-def gradients(inputs, weights, decay_rate, threshold, upstream, **kwargs):
-    """d/d(inputs, weights) of sum(upstream * t) over the neurons that fired."""
+def gradients(inputs, weights, decay_rate, threshold, upstream, layout="narrow", **kwargs):
+    """d/d(inputs, weights) of sum(upstream * t) over the neurons that fired
+    (for layout "wide": of the padded layer, cut back to the original shapes)."""
+    n_in = np.shape(weights)[0]
+    if layout == "wide":
+        inputs, weights = widen(inputs, weights)
+    d_inputs, d_weights = _gradients(inputs, weights, decay_rate, threshold, upstream, **kwargs)
+    return d_inputs[:, :n_in], d_weights[:n_in]
+
+
+def _gradients(inputs, weights, decay_rate, threshold, upstream, **kwargs):
     inputs = tf.constant(inputs, tf.float64)
     weights = tf.constant(weights, tf.float64)
     with tf.GradientTape() as tape:
@@ -65,11 +95,23 @@ def pack(layers):
     return inputs, weights, blocks
 
 
-def run_packed(layers, decay_rate, threshold):
+def run_packed(layers, decay_rate, threshold, layout="narrow"):
     """spike_times of every (inputs, weights) layer, computed in one call."""
     inputs, weights, blocks = pack(layers)
-    out = run(inputs, weights, decay_rate, threshold)
+    assert layout == "wide" or inputs.shape[1] <= NARROW
+    out = run(inputs, weights, decay_rate, threshold, layout=layout)
     return [out[rows, cols] for rows, cols in blocks]
+
+
+def narrow_packs(layers, width=NARROW):
+    """Split layers into consecutive packs of at most `width` inputs in all."""
+    packs, used = [[]], 0
+    for layer in layers:
+        if used + layer[0].shape[1] > width:
+            packs, used = packs + [[]], 0
+        packs[-1].append(layer)
+        used += layer[0].shape[1]
+    return [p for p in packs if p]
 
 
 def random_times(rng, batch, n_in):
@@ -114,36 +156,47 @@ def random_constants(rng):
 
 @pytest.fixture(scope="module")
 def reference_sweep():
-    """2 000 random layers: (inputs, weights, K, theta, code, reference, details)."""
+    """2 000 random layers: (inputs, weights, K, theta, {layout: code}, reference,
+    details), each layer evaluated in a narrow and a wide pack."""
     rng = np.random.default_rng(2021)
     cases = []
-    for _ in range(400):  # packs of 5: a sweet spot between call overhead and pack size
+    for _ in range(200):  # 10 layers per (K, theta): call overhead vs pack size
         decay_rate, threshold = random_constants(rng)
-        layers = [random_layer(rng, decay_rate, threshold) for _ in range(5)]
-        for (inputs, weights), out in zip(layers, run_packed(layers, decay_rate, threshold)):
+        layers = [random_layer(rng, decay_rate, threshold) for _ in range(10)]
+        narrow = [out for p in narrow_packs(layers)
+                  for out in run_packed(p, decay_rate, threshold)]
+        wide = [out for i in range(0, 10, 5)
+                for out in run_packed(layers[i:i + 5], decay_rate, threshold, layout="wide")]
+        for (inputs, weights), out_narrow, out_wide in zip(layers, narrow, wide):
             expected, details = reference.layer(inputs, weights, decay_rate, threshold)
-            cases.append((inputs, weights, decay_rate, threshold, out, expected, details))
+            cases.append((inputs, weights, decay_rate, threshold,
+                          dict(narrow=out_narrow, wide=out_wide), expected, details))
     return cases
 
 
-def test_packing_is_exact():
-    """A packed evaluation equals the separate ones (bit for bit)."""
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_packing_is_transparent(layout):
+    """A packed evaluation equals the separate ones (up to rounding)."""
     rng = np.random.default_rng(0)
     layers = [random_layer(rng, 0.7, 0.5) for _ in range(3)]
-    for (inputs, weights), packed in zip(layers, run_packed(layers, 0.7, 0.5)):
-        np.testing.assert_array_equal(packed, run(inputs, weights, 0.7, 0.5))
+    for (inputs, weights), packed in zip(layers, run_packed(layers, 0.7, 0.5, layout)):
+        alone = run(inputs, weights, 0.7, 0.5, layout=layout)
+        np.testing.assert_array_equal(np.isfinite(packed), np.isfinite(alone))
+        np.testing.assert_allclose(packed, alone, rtol=1e-13)
 
 
-def test_matches_sequential_reference(reference_sweep):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_matches_sequential_reference(reference_sweep, layout):
     assert len(reference_sweep) >= 2000
     worst = 0.0
-    for inputs, weights, k, theta, out, expected, _ in reference_sweep:
+    for inputs, weights, k, theta, outs, expected, _ in reference_sweep:
+        out = outs[layout]
         fired = np.isfinite(expected)
         np.testing.assert_array_equal(np.isfinite(out), fired)
         assert np.all(out[~fired] == np.inf)
         error = np.abs(out[fired] - expected[fired]) / np.maximum(1.0, np.abs(expected[fired]))
         worst = max(worst, error.max(initial=0.0))
-    print(f"sequential reference: max relative error {worst:.2e}")
+    print(f"sequential reference ({layout}): max relative error {worst:.2e}")
     assert worst <= 1e-9, worst
 
 
@@ -151,6 +204,9 @@ def test_sweep_covers_the_hard_situations(reference_sweep):
     """The random layers include every situation the closed form must handle."""
     counts = dict(neurons=0, fired=0, silent=0, prevented=0, silenced_by_inhibition=0,
                   fired_with_tied_inputs=0, all_silent_examples=0)
+    shapes = {(w.shape[0], w.shape[1]) for _, w, *_ in reference_sweep}
+    assert {n for n, _ in shapes} == set(range(1, 41))
+    assert {n for _, n in shapes} == set(range(1, 9))
     for inputs, _, _, _, _, expected, details in reference_sweep:
         counts["all_silent_examples"] += int(np.sum(~np.isfinite(inputs).any(axis=1)))
         for b, row in enumerate(details):
@@ -171,43 +227,60 @@ def test_sweep_covers_the_hard_situations(reference_sweep):
     assert counts["all_silent_examples"] >= 100, counts
 
 
-def test_inhibition_cancels_a_pending_crossing():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_inhibition_cancels_a_pending_crossing(layout):
     """Alone, input 0 reaches theta at t_c; an inhibitory input at t_c - 0.1
     arrives first and keeps the neuron silent."""
     k, theta = 1.0, 0.3
     w0 = 1.0  # peak 1/e = 0.37 > theta
     t_c = -float(scipy.special.lambertw(-k * theta / w0).real) / k
-    alone = run([[0.0, np.inf]], [[w0], [-5.0]], k, theta)
+    alone = run([[0.0, np.inf]], [[w0], [-5.0]], k, theta, layout=layout)
     assert alone[0, 0] == pytest.approx(t_c, rel=1e-12)
-    assert run([[0.0, t_c - 0.1]], [[w0], [-5.0]], k, theta)[0, 0] == np.inf
+    assert run([[0.0, t_c - 0.1]], [[w0], [-5.0]], k, theta, layout=layout)[0, 0] == np.inf
     # The inhibitory input at the same time but after the crossing changes nothing.
-    assert run([[0.0, t_c + 0.1]], [[w0], [-5.0]], k, theta)[0, 0] == pytest.approx(t_c, rel=1e-12)
+    assert run([[0.0, t_c + 0.1]], [[w0], [-5.0]], k, theta, layout=layout)[0, 0] == pytest.approx(t_c, rel=1e-12)
 
 
-def test_touching_threshold_at_the_peak():
+@pytest.mark.parametrize("layout", [
+    "narrow",
+    pytest.param("wide", marks=pytest.mark.xfail(
+        reason="V(peak) = theta is decided by the rounding of a (vectorised) exp: "
+               "with many inputs the exact touch comes out silent")),
+])
+def test_touching_threshold_at_the_peak(layout):
     """One input at t0 with w = K e theta: V peaks at t0 + 1/K with value
-    exactly theta (x = -1/e, W = -1); slightly less weight never fires."""
+    exactly theta (x = -1/e, W = -1), which counts as reaching it."""
     t0 = 0.25
-    assert run([[t0]], [[math.e]], 1.0, 1.0)[0, 0] == pytest.approx(t0 + 1.0, abs=1e-6)
+    assert run([[t0]], [[math.e]], 1.0, 1.0, layout=layout)[0, 0] == pytest.approx(
+        t0 + 1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_nearly_touching_threshold(layout):
+    """A weight 1e-9 above touching fires just before the peak (branch-point
+    series of W0); 1e-9 below never fires."""
+    t0 = 0.25
     for k, theta in [(0.5, 0.8), (1.7, 0.3)]:
         touch = k * math.e * theta
         # W0(-(1 - d)/e) = -1 + sqrt(2d) - 2d/3 + O(d^1.5)
-        assert run([[t0]], [[touch * (1 + 1e-9)]], k, theta)[0, 0] == pytest.approx(
+        assert run([[t0]], [[touch * (1 + 1e-9)]], k, theta, layout=layout)[0, 0] == pytest.approx(
             t0 + (1.0 - math.sqrt(2e-9) + 2e-9 / 3) / k, abs=1e-9)
-        assert run([[t0]], [[touch * (1 - 1e-9)]], k, theta)[0, 0] == np.inf
+        assert run([[t0]], [[touch * (1 - 1e-9)]], k, theta, layout=layout)[0, 0] == np.inf
 
 
-def test_no_spike_cases():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_no_spike_cases(layout):
     inputs = np.array([[0.1, 0.2, 0.3], [np.inf, np.inf, np.inf]])
     weights = np.array([[-1.0, 0.1], [-2.0, 0.1], [0.5, 0.1]])  # inhibited; too weak
-    assert np.all(run(inputs, weights, 1.0, 0.5) == np.inf)
+    assert np.all(run(inputs, weights, 1.0, 0.5, layout=layout) == np.inf)
 
 
-def test_single_input_closed_form():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_single_input_closed_form(layout):
     """One input: t* = t0 - W0(-K theta / w) / K, by hand."""
     k, theta, w, t0 = 0.8, 0.6, 2.5, 0.4
     expected = t0 - scipy.special.lambertw(-k * theta / w).real / k
-    assert run([[t0]], [[w]], k, theta)[0, 0] == pytest.approx(expected, rel=1e-13)
+    assert run([[t0]], [[w]], k, theta, layout=layout)[0, 0] == pytest.approx(expected, rel=1e-13)
 
 
 # ----------------------------------------------------------------------------
@@ -223,11 +296,15 @@ def test_matches_time_stepped_simulation():
     """
     rng = np.random.default_rng(7)
     dt, compared, ambiguous, worst = 0.005, 0, 0, 0.0
-    for _ in range(30):
+    for group in range(30):
         k, theta = random_constants(rng)
         layers = [random_layer(rng, k, theta, max_in=20, max_out=6, max_batch=4)
                   for _ in range(10)]
-        for (inputs, weights), out in zip(layers, run_packed(layers, k, theta)):
+        if group % 2:
+            outs = run_packed(layers, k, theta, layout="wide")
+        else:
+            outs = [out for p in narrow_packs(layers) for out in run_packed(p, k, theta)]
+        for (inputs, weights), out in zip(layers, outs):
             finite = inputs[np.isfinite(inputs)]
             t_max = (finite.max() if finite.size else 0.0) + 5.0 / k
             simulated = simulate_spike_times(inputs, weights, k, theta, t_max, dt)
@@ -327,7 +404,8 @@ def _smooth_here(details):
 def test_gradients_match_finite_differences_and_formula():
     rng = np.random.default_rng(11)
     checked, skipped = 0, 0
-    worst = dict(fd_weights=0.0, fd_inputs=0.0, formula_weights=0.0, formula_inputs=0.0)
+    worst = dict(fd_weights=0.0, fd_inputs=0.0, formula_weights=0.0, formula_inputs=0.0,
+                 wide_vs_narrow=0.0)
     while checked < 40:
         k, theta = random_constants(rng)
         n_in, n_out, batch = (int(rng.integers(1, n)) for n in (9, 4, 4))
@@ -346,6 +424,7 @@ def test_gradients_match_finite_differences_and_formula():
             continue
         checked += 1
         d_inputs, d_weights = gradients(inputs, weights, k, theta, upstream)
+        wide_inputs, wide_weights = gradients(inputs, weights, k, theta, upstream, layout="wide")
         ref_inputs, ref_weights = reference_gradients(inputs, weights, k, upstream, details)
         assert np.all(d_inputs[~np.isfinite(inputs)] == 0.0)
         scale_w, scale_t = 1.0 + np.abs(ref_weights).max(), 1.0 + np.abs(ref_inputs).max()
@@ -355,24 +434,30 @@ def test_gradients_match_finite_differences_and_formula():
                                        np.abs(d_weights - ref_weights).max() / scale_w)
         worst["formula_inputs"] = max(worst["formula_inputs"],
                                       np.abs(d_inputs - ref_inputs).max() / scale_t)
+        worst["wide_vs_narrow"] = max(worst["wide_vs_narrow"],
+                                      np.abs(wide_weights - d_weights).max() / scale_w,
+                                      np.abs(wide_inputs - d_inputs).max() / scale_t)
     print(f"gradients: {checked} cases checked, {skipped} skipped;",
           {key: f"{value:.2e}" for key, value in worst.items()})
     assert skipped <= checked, (skipped, checked)
     assert worst["fd_weights"] <= 1e-6 and worst["fd_inputs"] <= 1e-6, worst
     assert worst["formula_weights"] <= 1e-12 and worst["formula_inputs"] <= 1e-12, worst
+    assert worst["wide_vs_narrow"] <= 1e-12, worst
 
 
-def test_single_input_derivatives_by_hand():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_single_input_derivatives_by_hand(layout):
     """One input at t0: t* = t0 - W/K, so dt*/dt0 = 1 and
     dt*/dw = W / (K w (1 + W)) (model spec §3 with A = w e^{K t0}, B = A t0)."""
     k, theta, w, t0, up = 0.8, 0.6, 2.5, 0.4, 1.7
     lam = scipy.special.lambertw(-k * theta / w).real
-    d_inputs, d_weights = gradients([[t0]], [[w]], k, theta, np.array([[up]]))
+    d_inputs, d_weights = gradients([[t0]], [[w]], k, theta, np.array([[up]]), layout=layout)
     assert d_inputs[0, 0] == pytest.approx(up, rel=1e-12)
     assert d_weights[0, 0] == pytest.approx(up * lam / (k * w * (1 + lam)), rel=1e-10)
 
 
-def test_clip_derivative():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_clip_derivative(layout):
     """Close to touching, dt*/dw = W/(K w (1+W)) is large and negative: it is
     clipped to -c before the upstream factor; dt*/dt0 = 1 is clipped to c."""
     k, theta, t0, up, clip = 1.0, 0.5, 0.2, -3.0, 0.5
@@ -380,12 +465,12 @@ def test_clip_derivative():
     lam = scipy.special.lambertw(-k * theta / w).real
     assert lam / (k * w * (1 + lam)) < -10 * clip
     d_inputs, d_weights = gradients([[t0]], [[w]], k, theta, np.array([[up]]),
-                                    clip_derivative=clip)
+                                    clip_derivative=clip, layout=layout)
     assert d_weights[0, 0] == pytest.approx(up * -clip, rel=1e-12)
     assert d_inputs[0, 0] == pytest.approx(up * clip, rel=1e-12)
     # A clip above both derivatives changes nothing.
     d_inputs, d_weights = gradients([[t0]], [[w]], k, theta, np.array([[up]]),
-                                    clip_derivative=1e6)
+                                    clip_derivative=1e6, layout=layout)
     assert d_weights[0, 0] == pytest.approx(up * lam / (k * w * (1 + lam)), rel=1e-8)
     assert d_inputs[0, 0] == pytest.approx(up, rel=1e-10)
 
@@ -399,32 +484,34 @@ def _penalty_case():
     return inputs, weights, 1.0, 0.3
 
 
-def test_no_spike_penalty():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_no_spike_penalty(layout):
     inputs, weights, k, theta = _penalty_case()
-    out = run(inputs, weights, k, theta)
+    out = run(inputs, weights, k, theta, layout=layout)
     np.testing.assert_array_equal(np.isfinite(out), [[0, 1], [0, 1], [0, 0], [1, 1]])
     p = 7.0
     rng = np.random.default_rng(5)
     upstream = rng.normal(size=(4, 2))
     upstream[3, 0] = 0.0  # no chain-rule term for neuron 0: only the penalty is left
-    d_inputs, d_weights = gradients(inputs, weights, k, theta, upstream, penalty_no_spike=p)
+    d_inputs, d_weights = gradients(inputs, weights, k, theta, upstream, penalty_no_spike=p, layout=layout)
     np.testing.assert_allclose(d_weights[:, 0], -p * 3 / 4, rtol=1e-14)
     # Neuron 1 is silent once (example 2) and otherwise gets the chain rule.
-    plain_inputs, plain_weights = gradients(inputs, weights, k, theta, upstream)
+    plain_inputs, plain_weights = gradients(inputs, weights, k, theta, upstream, layout=layout)
     np.testing.assert_allclose(d_weights[:, 1], plain_weights[:, 1] - p / 4, rtol=1e-12)
     # Silent neurons pass nothing back, whatever their upstream says.
     np.testing.assert_array_equal(d_inputs, plain_inputs)
     only_neuron_0 = upstream * [[1.0, 0.0]]
-    d_inputs, _ = gradients(inputs, weights, k, theta, only_neuron_0, penalty_no_spike=p)
+    d_inputs, _ = gradients(inputs, weights, k, theta, only_neuron_0, penalty_no_spike=p, layout=layout)
     np.testing.assert_array_equal(d_inputs, 0.0)
 
 
-def test_no_spike_penalty_with_chain_rule_term():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_no_spike_penalty_with_chain_rule_term(layout):
     """Penalty and the firing example's chain-rule term add up."""
     inputs, weights, k, theta = _penalty_case()
     p, up = 2.0, 0.9
     upstream = np.array([[5.0, 0.0], [-5.0, 0.0], [3.0, 0.0], [up, 0.0]])
-    _, d_weights = gradients(inputs, weights, k, theta, upstream, penalty_no_spike=p)
+    _, d_weights = gradients(inputs, weights, k, theta, upstream, penalty_no_spike=p, layout=layout)
     # Example 3: both inputs at 0.1, so A = 1.2 e^{0.1 K}, B = 0.1 A and every
     # dt*/dw_j = e^{K t_j} (t_j - t*) / (A (1 + W)) = (0.1 - t*) / (1.2 (1 + W)).
     lam = scipy.special.lambertw(-k * theta / 1.2).real
@@ -433,24 +520,26 @@ def test_no_spike_penalty_with_chain_rule_term():
     np.testing.assert_allclose(d_weights[:, 0], up * d_w - p * 3 / 4, rtol=1e-12)
 
 
-def test_inputs_after_the_spike_get_no_gradient():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_inputs_after_the_spike_get_no_gradient(layout):
     k, theta = 1.0, 0.3
-    t_star = run([[0.0, np.inf]], [[1.0], [0.7]], k, theta)[0, 0]
+    t_star = run([[0.0, np.inf]], [[1.0], [0.7]], k, theta, layout=layout)[0, 0]
     late = [[0.0, t_star + 0.5]]
-    assert run(late, [[1.0], [0.7]], k, theta)[0, 0] == t_star
-    d_inputs, d_weights = gradients(late, [[1.0], [0.7]], k, theta, np.array([[1.0]]))
+    assert run(late, [[1.0], [0.7]], k, theta, layout=layout)[0, 0] == t_star
+    d_inputs, d_weights = gradients(late, [[1.0], [0.7]], k, theta, np.array([[1.0]]), layout=layout)
     assert d_inputs[0, 1] == 0.0 and d_weights[1, 0] == 0.0
     assert d_inputs[0, 0] == pytest.approx(1.0, rel=1e-12)
 
 
-def test_silent_inputs_get_zero_and_finite_gradients():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_silent_inputs_get_zero_and_finite_gradients(layout):
     rng = np.random.default_rng(9)
     inputs = rng.uniform(0, 1, (5, 12))
     inputs[rng.uniform(size=inputs.shape) < 0.4] = np.inf
     inputs[2] = np.inf
     weights = rng.normal(0.5, 1.0, (12, 4))
     d_inputs, d_weights = gradients(inputs, weights, 1.0, 0.5, rng.normal(size=(5, 4)),
-                                    penalty_no_spike=1.0)
+                                    penalty_no_spike=1.0, layout=layout)
     assert np.all(np.isfinite(d_inputs)) and np.all(np.isfinite(d_weights))
     assert np.all(d_inputs[~np.isfinite(inputs)] == 0.0)
 
@@ -502,3 +591,28 @@ def test_float32_agrees_with_float64_on_image_like_inputs():
     assert 0.2 < fired_share < 0.9, fired_share
     assert near_touch <= 0.01 * compared
     assert worst <= 2e-5, worst
+
+
+# ----------------------------------------------------------------------------
+# known defects of spikelib.neuron (reported; xfail until fixed)
+
+
+@pytest.mark.xfail(reason="exp(K (t - earliest input)) overflows float32 when the inputs "
+                          "spread over more than 88/K: the neuron is reported silent")
+def test_float32_inputs_spread_far_apart():
+    """Input 1 alone fires just after t = 45; input 0 at t = 0 is negligible."""
+    inputs, weights, k, theta = [[0.0, 45.0]], [[0.1], [10.0]], 2.0, 0.5
+    expected = reference.first_spike(inputs[0], [0.1, 10.0], k, theta)["time"]
+    assert run(inputs, weights, k, theta, dtype=tf.float32)[0, 0] == pytest.approx(
+        expected, rel=1e-6)
+
+
+@pytest.mark.xfail(reason="at W = -1 exactly the zero denominator A (1 + W) is replaced "
+                          "by 1: dt/dt0 = 0 instead of 1, dt/dw = -1 instead of -clip")
+def test_gradient_when_touching_threshold_exactly():
+    """Touching (x = -1/e): t* = t0 + 1/K for any t0, so dt*/dt0 = 1; dt*/dw
+    diverges to -inf and must come out clipped to -c."""
+    d_inputs, d_weights = gradients([[0.25]], [[math.e]], 1.0, 1.0, np.array([[1.0]]),
+                                    clip_derivative=5.0)
+    assert d_inputs[0, 0] == pytest.approx(1.0)
+    assert d_weights[0, 0] == pytest.approx(-5.0)
