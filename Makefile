@@ -10,16 +10,19 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test bench train-readme clean
+.PHONY: help setup data test bench train-readme clean kernel reproduce book
 
 help:  ## List the targets
 	@echo "spikelib make targets:"
 	@echo "  setup         create $(VENV) and install spikelib with [test,book] extras"
 	@echo "  data          fetch MNIST and Fashion-MNIST into the local cache (no dataset URLs needed)"
-	@echo "  test          run the test suite (PYTEST_ARGS='...' to pass options)"
+	@echo "  test          build the book under PROFILE=ci, then run the test suite (PYTEST_ARGS=...)"
 	@echo "  bench         run benchmarks/bench.py"
 	@echo "  train-readme  train the README example (MNIST, 32 hidden, 3 epochs)"
 	@echo "  clean         remove $(VENV) and build artefacts (keeps the data cache)"
+	@echo "  kernel        register the Jupyter kernel 'spikelib' in $(VENV)"
+	@echo "  reproduce     execute every notebook under PROFILE=ci|quick|paper (default quick)"
+	@echo "  book          reproduce, then build the Jupyter Book into _build/html (PROFILE=...)"
 
 setup: $(STAMP)
 
@@ -44,6 +47,7 @@ data: setup
 
 test: setup data
 	@start=$$(date +%s); status=0; \
+	$(MAKE) --no-print-directory book PROFILE=ci || status=$$?; \
 	$(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
 	echo "make test: wall time $$(( $$(date +%s) - start )) s"; \
 	exit $$status
@@ -57,3 +61,16 @@ train-readme: setup data
 clean:
 	rm -rf $(VENV) build dist *.egg-info spikelib.egg-info .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+PROFILE ?= quick
+
+kernel: setup
+	$(PY) -m ipykernel install --sys-prefix --name spikelib --display-name "Python 3 (spikelib)"
+
+reproduce: setup data kernel
+	$(PY) -m spikelib.reproduce --profile $(PROFILE)
+
+book: reproduce
+	@start=$$(date +%s); \
+	$(VENV)/bin/jupyter-book build . --path-output . --all -W -n --keep-going || exit $$?; \
+	echo "make book: HTML in $(CURDIR)/_build/html/index.html ($$(du -sh _build/html | cut -f1)), build $$(( $$(date +%s) - start )) s"

@@ -15,7 +15,7 @@ Limitation: a grid only sees the potential at its points.  A crossing that
 is narrower than the step (the potential touching theta briefly between two
 grid points and falling back) is missed, and the neuron is then reported
 later or silent.  Between grid points the potential exceeds the larger grid
-value by at most dt^2/8 * max|V''| <= dt^2 K sum_i |w_ij| / 4;
+value by at most ``dt^2/8 * max abs(V'') <= dt^2 K sum_i abs(w_ij) / 4``;
 `possibly_missed` uses this bound to flag the neurons for which a missed
 crossing cannot be ruled out.  Bisection refines only bracketed crossings.
 """
@@ -86,7 +86,7 @@ def time_grid(input_times, t_max, dt):
 
 def missed_crossing_margin(weights, decay_rate, dt):
     """Per neuron, how far above its grid values the potential can rise between
-    two grid points: dt^2/8 * max|V''|, with |d2/ds2 s e^{-Ks}| <= 2K."""
+    two grid points: ``dt^2/8 * max abs(V'')``, with ``abs(d2/ds2 s e^{-Ks}) <= 2K``."""
     return dt ** 2 * decay_rate * np.sum(np.abs(np.asarray(weights, np.float64)), axis=0) / 4.0
 
 

@@ -1,0 +1,300 @@
+"""Run every notebook of the book under one profile: `python -m spikelib.reproduce --profile ci`.
+
+For each section notebook `notebooks/NN_name.md` in order, then the book's own
+executed pages (`book/claims.md`, `book/rerun.md`): convert the MyST notebook
+to .ipynb with jupytext, execute it with papermill on the `spikelib` kernel
+with `profile` injected as a parameter (and `SPIKELIB_PROFILE` set in the
+environment), and write the executed notebook to `book/chapters/<name>.ipynb`,
+where the Jupyter Book picks it up (the book itself never executes anything).
+
+One progress line is printed per notebook.  The run stops at the first
+failing notebook, reports the cell and its error and where the partial
+output notebook is, and exits with status 1.  Timings, statuses and package
+versions go to `results/<profile>/reproduce.json` (rewritten after every
+notebook, so a page executed later in the run can read the earlier timings).
+"""
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+BOOK = ROOT / "book"
+CHAPTERS = BOOK / "chapters"
+KERNEL = "spikelib"
+# The book's own executed pages, run after the sections in this order.
+BOOK_PAGES = ("claims", "rerun")
+_SECTION = re.compile(r"^\d\d_[A-Za-z0-9_]+\.md$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def notebook_sources(notebooks=None, book=None):
+    """[(name, source .md)] in run order: the numbered sections, then the book pages."""
+    notebooks = NOTEBOOKS if notebooks is None else notebooks
+    book = BOOK if book is None else book
+    sections = sorted(path for path in Path(notebooks).glob("*.md") if _SECTION.match(path.name))
+    pages = [Path(book) / f"{name}.md" for name in BOOK_PAGES]
+    return [(path.stem, path) for path in sections] + [
+        (path.stem, path) for path in pages if path.exists()]
+
+
+def select(sources, only):
+    """The sources named by --only: an exact name, its number ("03") or its suffix ("latencies")."""
+    if not only:
+        return sources
+    wanted = set()
+    for item in only:
+        hits = [(name, path) for name, path in sources
+                if item in (name, name.split("_", 1)[0], name.split("_", 1)[-1])]
+        if not hits:
+            raise SystemExit(f"reproduce: no notebook matches {item!r}; known: "
+                             + ", ".join(name for name, _ in sources))
+        wanted.update(name for name, _ in hits)
+    return [(name, path) for name, path in sources if name in wanted]
+
+
+def versions():
+    """Versions of the interpreter and of the packages the results depend on."""
+    found = {"python": platform.python_version()}
+    for package in ("spikelib", "tensorflow-cpu", "keras", "numpy", "pandas", "scikit-learn",
+                    "seaborn", "matplotlib", "papermill", "jupytext", "jupyter-book", "myst-nb"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        found["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+            check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return found
+
+
+def check_kernel():
+    """Fail early, with the fix, when the `spikelib` Jupyter kernel is not registered."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL)
+    except NoSuchKernel:
+        raise SystemExit(f"reproduce: the Jupyter kernel {KERNEL!r} is not registered; run "
+                         "`make kernel` (or: .venv/bin/python -m ipykernel install --sys-prefix "
+                         f"--name {KERNEL} --display-name \"Python 3 (spikelib)\")") from None
+
+
+def to_ipynb(source, destination):
+    """MyST Markdown notebook -> .ipynb (unexecuted)."""
+    import jupytext
+    notebook = jupytext.read(source, fmt="md:myst")
+    notebook.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3 (spikelib)",
+                                       "language": "python"}
+    jupytext.write(notebook, destination, fmt="ipynb")
+
+
+def tidy_output(path):
+    """Hide the notebook's default `parameters` cell when papermill injected the real one.
+
+    The book then shows a single cell with the profile that was actually used.
+    """
+    import nbformat
+    notebook = nbformat.read(path, as_version=4)
+    tags = [cell.get("metadata", {}).get("tags", []) for cell in notebook.cells]
+    if not any("injected-parameters" in t for t in tags):
+        return
+    for cell, cell_tags in zip(notebook.cells, tags):
+        if "parameters" in cell_tags and "remove-cell" not in cell_tags:
+            cell.metadata["tags"] = [*cell_tags, "remove-cell"]
+    nbformat.write(notebook, path)
+
+
+@contextlib.contextmanager
+def stderr_to(path):
+    """Send this process's stderr file descriptor, inherited by the kernel, to `path`.
+
+    The kernel's own chatter (TensorFlow start-up logs, ipykernel warnings) then
+    goes to a log file instead of interleaving with the progress lines.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "wb") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def execute(name, source, profile, chapters=None, timeout=None, log=None):
+    """Execute one notebook; returns the path of the executed notebook. Raises on failure."""
+    import papermill
+    chapters = CHAPTERS if chapters is None else Path(chapters)
+    chapters.mkdir(parents=True, exist_ok=True)
+    unexecuted = chapters / f".{name}.input.ipynb"
+    output = chapters / f"{name}.ipynb"
+    to_ipynb(source, unexecuted)
+    try:
+        with stderr_to(log) if log else contextlib.nullcontext():
+            papermill.execute_notebook(
+                str(unexecuted), str(output), parameters={"profile": profile},
+                kernel_name=KERNEL, cwd=str(source.parent), progress_bar=False,
+                log_output=False, execution_timeout=timeout)
+    finally:
+        unexecuted.unlink(missing_ok=True)
+    tidy_output(output)
+    return output
+
+
+def describe_failure(name, source, output, error, log=None):
+    """A readable report of a failed notebook."""
+    lines = [f"reproduce: notebook {name} failed ({_shown(source)})"]
+    cell_index = getattr(error, "cell_index", None)
+    if cell_index is not None:
+        lines.append(f"  cell: index {cell_index} of the notebook (execution count {error.exec_count})")
+        lines.append(f"  error: {error.ename}: {error.evalue}")
+        trace = [_ANSI.sub("", line) for line in (error.traceback or [])]
+        trace = "\n".join(trace).splitlines()[-25:]
+        if trace:
+            lines.append("  traceback (last lines):")
+            lines.extend("    " + line for line in trace)
+    else:
+        lines.append(f"  error: {type(error).__name__}: {error}")
+    if output.exists():
+        lines.append(f"  partial output notebook: {output}")
+    if log is not None and Path(log).exists():
+        lines.append(f"  kernel log (stderr): {log}")
+    lines.append(f"  rerun just this one: python -m spikelib.reproduce --profile "
+                 f"{os.environ.get('SPIKELIB_PROFILE', 'quick')} --only {name}")
+    return "\n".join(lines)
+
+
+def _shown(path):
+    """A path relative to the repository when it is inside it."""
+    path = Path(path)
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def write_report(path, report):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def load_report(path, profile, only):
+    """The report to update: a fresh one, or (with --only) the previous one of this profile."""
+    if only and path.exists():
+        try:
+            report = json.loads(path.read_text())
+            if report.get("profile") == profile:
+                return report
+        except (OSError, ValueError):
+            pass
+    return {"profile": profile, "notebooks": {}}
+
+
+def run(profile, only=None, timeout=None, out=sys.stdout):
+    """Execute the notebooks; returns the process exit status (0 ok, 1 a notebook failed)."""
+    from spikelib.profiles import get_profile
+    from spikelib.store import results_root
+
+    get_profile(profile)  # a clear error for an unknown name
+    os.environ["SPIKELIB_PROFILE"] = profile
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    sources = select(notebook_sources(), only)
+    if not sources:
+        print(f"reproduce: no notebooks found in {NOTEBOOKS}", file=sys.stderr)
+        return 1
+    check_kernel()
+
+    report_path = results_root(profile) / "reproduce.json"
+    report = load_report(report_path, profile, only)
+    report.update(started=datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds"), versions=versions(), status="running",
+        machine={"platform": platform.platform(), "cpus": os.cpu_count()})
+    for name, _ in sources:
+        report["notebooks"][name] = {"status": "pending"}
+    write_report(report_path, report)
+
+    width = max(len(name) for name, _ in sources)
+    total_start = time.perf_counter()
+    status = 0
+    for index, (name, source) in enumerate(sources, start=1):
+        print(f"[{index:>{len(str(len(sources)))}}/{len(sources)}] {name:<{width}} ...", end="",
+              flush=True, file=out)
+        start = time.perf_counter()
+        entry = report["notebooks"][name]
+        entry.update(source=_shown(source), output=_shown(CHAPTERS / f"{name}.ipynb"))
+        log = results_root(profile) / "logs" / f"{name}.log"
+        entry["log"] = str(log)
+        try:
+            execute(name, source, profile, timeout=timeout, log=log)
+        except (Exception, KeyboardInterrupt) as error:  # report, then stop
+            seconds = time.perf_counter() - start
+            print(f" failed {seconds:8.1f} s", file=out, flush=True)
+            entry.update(status="failed", seconds=round(seconds, 1),
+                         error=f"{getattr(error, 'ename', type(error).__name__)}: "
+                               f"{getattr(error, 'evalue', error)}")
+            report.update(status="failed", failed=name)
+            status = 1
+            print(describe_failure(name, source, CHAPTERS / f"{name}.ipynb", error, log),
+                  file=sys.stderr, flush=True)
+            if isinstance(error, KeyboardInterrupt):
+                status = 130
+            break
+        seconds = time.perf_counter() - start
+        entry.update(status="ok", seconds=round(seconds, 1))
+        write_report(report_path, report)
+        print(f" ok     {seconds:8.1f} s", file=out, flush=True)
+    for name, _ in sources:
+        if report["notebooks"][name]["status"] == "pending":
+            report["notebooks"][name]["status"] = "not run"
+    total = time.perf_counter() - total_start
+    if status == 0:
+        report.update(status="ok")
+        report.pop("failed", None)
+    report["seconds"] = round(total, 1)
+    write_report(report_path, report)
+    print(f"reproduce: profile {profile}: {'all ok' if status == 0 else 'FAILED'} in "
+          f"{total:.0f} s; executed notebooks in {_shown(CHAPTERS)}/, "
+          f"timings in {report_path}", file=out, flush=True)
+    return status
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m spikelib.reproduce",
+        description="Execute the book's notebooks under a profile (jupytext + papermill).")
+    parser.add_argument("--profile", default="quick", help="ci, quick or paper (default quick)")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only this notebook (e.g. 03_latencies, 03, latencies, "
+                             "claims); repeatable")
+    parser.add_argument("--timeout", type=int, default=None,
+                        help="per-cell timeout in seconds (default none)")
+    args = parser.parse_args(argv)
+    try:
+        from spikelib.profiles import get_profile
+        get_profile(args.profile)
+    except ValueError as error:
+        parser.error(str(error))
+    return run(args.profile, only=args.only, timeout=args.timeout)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,185 @@
+"""The built Jupyter Book (`make book PROFILE=ci` writes _build/html) and its pipeline.
+
+The tests on the HTML skip when the book was not built; `make test` builds it
+with PROFILE=ci first.  The tests of the table of contents and of the
+reproduce module need no build.
+"""
+
+import html
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+from spikelib import reproduce
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+CLAIM_IDS = [f"C{i}" for i in range(1, 8)]
+
+
+def toc_files():
+    """Every file of _toc.yml, in order (without suffix)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+def section_names():
+    return [name for name, path in reproduce.notebook_sources()
+            if path.parent == reproduce.NOTEBOOKS]
+
+
+class _Page(HTMLParser):
+    """Image sources, element ids and classes, and visible text of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.ids, self.classes, self.text = [], set(), set(), []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "style"):
+            self._skip += 1
+        if tag == "img" and attrs.get("src"):
+            self.images.append(attrs["src"])
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        self.classes.update((attrs.get("class") or "").split())
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text.append(data)
+
+
+def parse(path):
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.text = html.unescape(" ".join(page.text))
+    return page
+
+
+def built():
+    if not (HTML / "index.html").exists():
+        pytest.skip(f"the book is not built ({HTML / 'index.html'} missing): run "
+                    "`make book PROFILE=ci` first")
+
+
+# --- no build needed -------------------------------------------------------------------
+
+
+def test_toc_lists_every_section_notebook_and_the_book_pages():
+    files = toc_files()
+    for name in section_names():
+        assert f"book/chapters/{name}" in files, f"notebooks/{name}.md is not in _toc.yml"
+    for page in ("book/intro", "book/model", "book/chapters/claims", "book/chapters/rerun",
+                 "book/api", "book/references"):
+        assert page in files
+    for name in reproduce.BOOK_PAGES:
+        assert (ROOT / "book" / f"{name}.md").exists()
+
+
+def test_reproduce_runs_sections_in_order_then_book_pages():
+    names = [name for name, _ in reproduce.notebook_sources()]
+    sections = section_names()
+    assert sections == sorted(sections)
+    assert names == sections + list(reproduce.BOOK_PAGES)
+
+
+def test_reproduce_only_selects_by_name_number_or_suffix(tmp_path):
+    for name in ("01_model", "03_latencies"):
+        (tmp_path / f"{name}.md").write_text("# x\n")
+    (tmp_path / "notes.md").write_text("# not a section\n")
+    sources = reproduce.notebook_sources(tmp_path, tmp_path / "missing")
+    assert [name for name, _ in sources] == ["01_model", "03_latencies"]
+    assert [n for n, _ in reproduce.select(sources, ["03"])] == ["03_latencies"]
+    assert [n for n, _ in reproduce.select(sources, ["latencies"])] == ["03_latencies"]
+    assert [n for n, _ in reproduce.select(sources, ["01_model"])] == ["01_model"]
+    with pytest.raises(SystemExit, match="no notebook matches"):
+        reproduce.select(sources, ["99_nothing"])
+
+
+# --- the built HTML ----------------------------------------------------------------------
+
+
+def page_path(docname):
+    return HTML / f"{docname}.html"
+
+
+def test_every_page_of_the_toc_was_built():
+    built()
+    missing = [f for f in toc_files() if f != toc_files()[0] and not page_path(f).exists()]
+    assert not missing, f"pages missing from {HTML}: {missing}"
+    assert (HTML / "index.html").exists()
+
+
+@pytest.mark.parametrize("name", section_names())
+def test_section_chapter_shows_a_figure(name):
+    built()
+    path = page_path(f"book/chapters/{name}")
+    assert path.exists(), f"{path} was not built"
+    images = parse(path).images
+    assert images, f"{name}: no <img> in the chapter"
+    local = [src for src in images if not urlsplit(src).scheme and not src.startswith("data:")]
+    inline = [src for src in images if src.startswith("data:image/")]
+    for src in local:
+        target = (path.parent / unquote(urlsplit(src).path)).resolve()
+        assert target.exists(), f"{name}: image {src} does not exist ({target})"
+    assert local or inline, f"{name}: no image that the page can show"
+
+
+def test_claims_page_lists_every_claim_with_a_status():
+    built()
+    page = parse(page_path("book/chapters/claims"))
+    for claim in CLAIM_IDS:
+        assert re.search(rf"\b{claim}\b", page.text), f"{claim} missing from the claims page"
+    statuses = re.findall(r"\b(pass|fail|not shown at this budget)\b", page.text)
+    assert len(statuses) >= len(CLAIM_IDS)
+
+
+def test_api_page_documents_the_library():
+    built()
+    page = parse(page_path("book/api"))
+    for anchor in ("spikelib.neuron.spike_times", "spikelib.autoencoder.SpikingAutoencoder",
+                   "spikelib.lambertw.lambertw"):
+        assert anchor in page.ids, f"{anchor} is not documented on the API page"
+
+
+def test_model_page_has_the_equations():
+    built()
+    page = parse(page_path("book/model"))
+    assert "math" in page.classes
+    assert "W_0" in page.text and "theta" in page.text
+
+
+def test_no_page_shows_a_traceback_or_an_error():
+    built()
+    bad_classes = {"traceback", "system-message", "problematic", "output_error"}
+    problems = []
+    for path in sorted(HTML.rglob("*.html")):
+        if "_static" in path.parts or "_sources" in path.parts:
+            continue
+        page = parse(path)
+        if "Traceback" in page.text:
+            problems.append(f"{path.relative_to(HTML)}: 'Traceback'")
+        for cls in sorted(bad_classes & page.classes):
+            problems.append(f"{path.relative_to(HTML)}: element of class {cls!r}")
+    assert not problems, "\n".join(problems)
