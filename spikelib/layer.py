@@ -57,8 +57,10 @@ class SpikingDense(keras.layers.Layer):
             initializer=keras.initializers.RandomNormal(
                 self.pulse_weight_mean_multiplier * sigma, sigma, seed=seeds[1]))
 
-    def call(self, inputs, input_rows=None):
-        """`input_rows`: optional (batch, n) kernel row of each input (events)."""
+    def call(self, inputs, input_rows=None, sorted_inputs=False):
+        """`input_rows`: optional (batch, n) kernel row of each input (events);
+        `sorted_inputs`: the inputs are ascending in every row (+inf last),
+        as events are, so only the pulses need to be merged in."""
         weights = ops.concatenate([self.kernel, self.pulse_kernel], axis=0)
         if input_rows is not None:
             n_pulses = self.pulses.n_pulses
@@ -67,7 +69,8 @@ class SpikingDense(keras.layers.Layer):
             input_rows = ops.concatenate([ops.cast(input_rows, "int32"), pulse_rows], axis=1)
         return spike_times(self.pulses(inputs), ops.cast(weights, inputs.dtype),
                            self.decay_rate, self.threshold,
-                           self.clip_derivative, self.penalty_no_spike, input_rows=input_rows)
+                           self.clip_derivative, self.penalty_no_spike, input_rows=input_rows,
+                           sorted_prefix=(inputs.shape[1] or 0) if sorted_inputs else 0)
 
     @property
     def pulse_times(self):

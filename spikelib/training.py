@@ -28,20 +28,20 @@ CHUNK_EXAMPLES = 1024
 
 def _forward_events(model, times, rows):
     """Output spike times of `model` for event inputs."""
-    return model.reconstruction(model.hidden(times, input_rows=rows))
+    return model.reconstruction(model.hidden(times, input_rows=rows, sorted_inputs=True))
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
+@tf.function(jit_compile=True)
 def _forward(model, times, rows):
     return _forward_events(model, times, rows)
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
+@tf.function(jit_compile=True)
 def _embed(model, times, rows):
-    return model.hidden(times, input_rows=rows)
+    return model.hidden(times, input_rows=rows, sorted_inputs=True)
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
+@tf.function(jit_compile=True)
 def _errors(model, times, rows, clean_times, latency):
     return reconstruction_error(_forward_events(model, times, rows), clean_times, latency)
 
@@ -98,7 +98,7 @@ class Trainer:
         self.pulses_optimizer = ReferenceAdam(config.learning_rate_pulses)
         self.weights_optimizer.build(model.weight_variables())
         self.pulses_optimizer.build(model.pulse_variables())
-        self._chunk = tf.function(self._train_chunk, jit_compile=True, reduce_retracing=True)
+        self._chunk = tf.function(self._train_chunk, jit_compile=True)
         self._events_of = (None, None)
 
     def _train_step(self, times, rows, clean_times):

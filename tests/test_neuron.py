@@ -241,12 +241,7 @@ def test_inhibition_cancels_a_pending_crossing(layout):
     assert run([[0.0, t_c + 0.1]], [[w0], [-5.0]], k, theta, layout=layout)[0, 0] == pytest.approx(t_c, rel=1e-12)
 
 
-@pytest.mark.parametrize("layout", [
-    "narrow",
-    pytest.param("wide", marks=pytest.mark.xfail(
-        reason="V(peak) = theta is decided by the rounding of a (vectorised) exp: "
-               "with many inputs the exact touch comes out silent")),
-])
+@pytest.mark.parametrize("layout", LAYOUTS)
 def test_touching_threshold_at_the_peak(layout):
     """One input at t0 with w = K e theta: V peaks at t0 + 1/K with value
     exactly theta (x = -1/e, W = -1), which counts as reaching it."""
@@ -594,11 +589,9 @@ def test_float32_agrees_with_float64_on_image_like_inputs():
 
 
 # ----------------------------------------------------------------------------
-# known defects of spikelib.neuron (reported; xfail until fixed)
+# formerly known defects of spikelib.neuron (fixed)
 
 
-@pytest.mark.xfail(reason="exp(K (t - earliest input)) overflows float32 when the inputs "
-                          "spread over more than 88/K: the neuron is reported silent")
 def test_float32_inputs_spread_far_apart():
     """Input 1 alone fires just after t = 45; input 0 at t = 0 is negligible."""
     inputs, weights, k, theta = [[0.0, 45.0]], [[0.1], [10.0]], 2.0, 0.5
@@ -607,8 +600,6 @@ def test_float32_inputs_spread_far_apart():
         expected, rel=1e-6)
 
 
-@pytest.mark.xfail(reason="at W = -1 exactly the zero denominator A (1 + W) is replaced "
-                          "by 1: dt/dt0 = 0 instead of 1, dt/dw = -1 instead of -clip")
 def test_gradient_when_touching_threshold_exactly():
     """Touching (x = -1/e): t* = t0 + 1/K for any t0, so dt*/dt0 = 1; dt*/dw
     diverges to -inf and must come out clipped to -c."""
