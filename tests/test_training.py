@@ -110,3 +110,17 @@ def test_short_training_lowers_the_error_and_tests_the_best_epoch():
     best = min(results["history"], key=lambda r: r["validation_mse"])
     assert best["validation_mse"] < 0.8 * before
     assert results["test_mse"] == pytest.approx(best["test_mse"], rel=1e-5)
+
+
+def test_batched_evaluation_matches_the_plain_model_at_any_input_width():
+    """predict/embed (pre-sorted, truncated events) equal a direct call of the model."""
+    from spikelib.encoding import add_noise
+    from spikelib.training import embed, predict
+    config = _tiny()
+    model = SpikingAutoencoder.from_run_config(config)
+    data = prepare_data(config)
+    for inputs in (data.test_clean[:40], add_noise(data.test_clean[:40], 0.6, seed=0)):
+        direct_hidden = model.embed(tf.constant(inputs)).numpy()
+        np.testing.assert_allclose(embed(model, inputs), direct_hidden, rtol=1e-5)
+        np.testing.assert_allclose(predict(model, inputs), model(tf.constant(inputs)).numpy(),
+                                   rtol=1e-5)
