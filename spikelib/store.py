@@ -1,12 +1,13 @@
 """Where results live, and reuse of trained models across sections.
 
 Everything a profile produces goes under one folder, `results/<profile>/`
-(or `$SPIKELIB_RESULTS/<profile>`): trained runs in `runs/<config digest>/`
+(or `$SPIKELIB_RESULTS/<profile>`): trained runs in `runs/<kind>-<config digest>-<code digest>/`
 (results.json + model.weights.h5), tidy tables in `tables/`, figures in
 `figures/`.  A section asking for a config that another section already
 trained under the same profile gets the cached model instead of a new run.
 """
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -24,8 +25,16 @@ def results_root(profile):
     return base / name
 
 
+def code_digest():
+    """Short hash of the library's source: a trained model is reused only by the same code."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def _run_dir(root, config, kind="sae"):
-    return Path(root) / "runs" / f"{kind}-{config.digest()}"
+    return Path(root) / "runs" / f"{kind}-{config.digest()}-{code_digest()}"
 
 
 _DATA_FIELDS = ("dataset", "noise", "seed", "split_seed",
