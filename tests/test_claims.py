@@ -77,3 +77,15 @@ def test_c6_and_c7(tmp_path):
 def test_missing_table_names_the_command(tmp_path):
     with pytest.raises(FileNotFoundError, match="make reproduce PROFILE=quick"):
         claims.check("C3", tmp_path / "quick")
+
+
+def test_fresh_ci_results_fail_no_claim_the_budget_can_show():
+    """After `make book PROFILE=ci` (run by `make test`): every claim passes or is not shown."""
+    from spikelib.store import results_root
+    root = results_root("ci")
+    if not (root / "tables").exists():
+        pytest.skip("no ci results: run `make book PROFILE=ci` first")
+    checks = claims.check_all(root)
+    assert [c.id for c in checks] == [f"C{i}" for i in range(1, 8)]
+    failed = {c.id: c.figures for c in checks if c.status == claims.FAIL}
+    assert not failed
