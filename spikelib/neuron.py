@@ -11,6 +11,7 @@ between input k and the next input; it is found as the earliest interval
 in which the potential reaches theta.
 
 Two equivalent ways to get the A_k, B_k of every candidate k:
+
 - sorted (many inputs): sort the inputs by time and take prefix sums;
 - dense (few inputs, e.g. the output layer's hidden spikes and pulses): for
   every candidate k, a mask of the inputs with t_i <= t_k times the weights,

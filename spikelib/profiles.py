@@ -64,17 +64,22 @@ class Profile:
         return claim not in self.too_small_for
 
 
+# One epoch (or less) is a hundredth of the article's training: a check that
+# fails there does not refute the claim.  Only C6 (accuracy far above chance)
+# is expected from any trained model.
+_BELOW_ARTICLE_BUDGET = ("C1", "C2", "C3", "C4", "C5", "C7")
+
 PROFILES = {
     "ci": Profile(
         name="ci", description="smoke run of every section for CI (minutes, 2 cores)",
         train_examples=2000, validation_examples=500, test_examples=1000, epochs=1,
         seeds=(0, 1), datasets=("mnist", "fashion_mnist"), latencies=(1, 16),
         noise_levels=(0.0, 0.4, 0.8), hidden_sizes=(8, 32), extra_hidden_sizes=(),
-        too_small_for=("C1", "C2", "C3", "C4", "C5", "C7")),
+        too_small_for=_BELOW_ARTICLE_BUDGET),
     "quick": Profile(
         name="quick", description="every figure on one 2-core machine in about an hour",
         train_examples=None, validation_examples=2000, test_examples=5000, epochs=1,
-        seeds=(0, 1, 2)),
+        seeds=(0, 1, 2), too_small_for=_BELOW_ARTICLE_BUDGET),
     "paper": Profile(
         name="paper", description="the article's budget: full split, 100 epochs, every row",
         train_examples=None, validation_examples=None, test_examples=None, epochs=100,
