@@ -71,6 +71,7 @@ def trained_autoencoder(config, root, progress=True):
 def trained_conventional(config, root, progress=False):
     """(model, results) of the conventional AE matched to `config`, cached like the SAE."""
     from spikelib.baselines import ConventionalAutoencoder, train_conventional
+    from spikelib.experiment import write_results
     folder = _run_dir(root, config, kind="ann")
     results_file, weights_file = folder / "results.json", folder / "model.weights.h5"
     if results_file.exists() and weights_file.exists():
@@ -83,9 +84,7 @@ def trained_conventional(config, root, progress=False):
     results = dict(config=config.to_dict(), config_digest=config.digest(), seed=config.seed,
                    test_mse=float(errors.mean()),
                    history={k: [float(v) for v in values] for k, values in history.items()})
-    folder.mkdir(parents=True, exist_ok=True)
-    results_file.write_text(json.dumps(results, indent=2))
-    model.save_weights(weights_file)
+    write_results(results, model, folder)
     return model, results
 
 
