@@ -83,7 +83,7 @@ def _block_prefix_sums(values, block_shift, decay_rate):
         gap = block_shift[:, None, :] - block_shift[:, :, None]       # s_m - s_k, (batch, k, m)
         earlier = ops.arange(blocks)[None, :] < ops.arange(blocks)[:, None]
         decay = ops.where(earlier[None], ops.exp(decay_rate * ops.minimum(gap, 0.0)), 0.0)
-        offsets = ops.sum(decay[:, :, :, None] * totals[:, None, :, :], axis=2)
+        offsets = ops.matmul(decay, totals)                          # (batch, k, c)
         inner = inner + offsets[:, :, :, None]
     total = ops.transpose(inner, (0, 1, 3, 2))
     return ops.reshape(total, (-1, blocks * _PREFIX_BLOCK, channels))[:, :n, :]
@@ -162,16 +162,21 @@ def _local_derivatives(relative, weights, used, accepted, decay_rate, clip):
     return d_weight, d_time
 
 
-def _first_spike(a, b, start, following, shift, decay_rate, threshold):
+def _first_spike(a, b, start, following, shift, decay_rate, threshold, in_time_order):
     """Accepted candidate of every (example, neuron) from the candidates' A, B.
 
     a, b: (batch, n, out) in the scale of each candidate's origin `shift`
     (batch, n); start, following: (batch, n) relative times of the
     candidates and of the input after each (+inf where none), start +inf
-    for candidates that are not inputs.  The earliest valid candidate wins.
+    for candidates that are not inputs.  The earliest valid candidate wins:
+    with `in_time_order` (sorted inputs) that is the first valid one;
+    otherwise no two candidates may share a start time (see
+    `_dense_candidates`).  Each is one reduction over the candidates; an
+    argmin (a variadic reduction) or a gather is far slower in XLA:CPU.
     Returns (fired, first, chosen, accepted): first (batch, out) the index
-    of the accepted candidate (n where none), chosen its one-hot
-    (batch, n, out), accepted = (A, B/A, W, t*, shift).
+    of the accepted candidate (n where none; None without
+    `in_time_order`), chosen its one-hot (batch, n, out),
+    accepted = (A, B/A, W, t*, shift).
     """
     candidate = ops.isfinite(start)
     slack = _TOUCH_ULPS * float(np.finfo(_dtype_name(a)).eps)
@@ -179,16 +184,21 @@ def _first_spike(a, b, start, following, shift, decay_rate, threshold):
                                following[:, :, None], shift[:, :, None],
                                decay_rate, threshold, slack)
     valid = valid & candidate[:, :, None]
-    earliest = ops.min(ops.where(valid, start[:, :, None], math.inf), axis=1)
-    fired = ops.isfinite(earliest)
     n = start.shape[1]
-    position = ops.arange(n, dtype="int32")[None, :, None]
-    # The first (lowest-index) valid candidate of the earliest start, like argmin.
-    first = ops.min(ops.where(valid & (start[:, :, None] == earliest[:, None, :]), position, n),
-                    axis=1)
-    chosen = position == first[:, None, :]
-    accepted = _crossing_time(_accepted(a, chosen), _accepted(b, chosen),
-                              _accepted(shift[:, :, None], chosen), decay_rate, threshold)
+    if in_time_order:
+        position = ops.arange(n, dtype="int32")[None, :, None]
+        first = ops.min(ops.where(valid, position, n), axis=1)
+        fired = first < n
+        chosen = position == first[:, None, :]
+        accepted_shift = _accepted(shift[:, :, None], chosen)
+    else:
+        earliest = ops.min(ops.where(valid, start[:, :, None], math.inf), axis=1)
+        fired = ops.isfinite(earliest)
+        first = None
+        chosen = valid & (start[:, :, None] == earliest[:, None, :])
+        accepted_shift = ops.where(fired, earliest, 0.0)
+    accepted = _crossing_time(_accepted(a, chosen), _accepted(b, chosen), accepted_shift,
+                              decay_rate, threshold)
     return fired, first, chosen, accepted
 
 
@@ -212,7 +222,12 @@ def _dense_candidates(inputs, weights, decay_rate):
     ab = ops.reshape(ops.matmul(ops.reshape(masks, (-1, n)), weights), (-1, 2 * n, weights.shape[1]))
     later = ops.where(start[:, None, :] > start[:, :, None], start[:, None, :], math.inf)
     following = ops.min(later, axis=2)
+    # Tied inputs are identical candidates (same A, B and interval): keep the last.
+    index = ops.arange(n)
+    tied_later = ops.any((start[:, None, :] == start[:, :, None])
+                         & (index[None, :] > index[:, None])[None], axis=2)
     return dict(origin=origin, relative=relative, start=start, shift=relative,
+                candidate_start=ops.where(tied_later, math.inf, start),
                 following=following, a=ab[:, :n], b=ab[:, n:])
 
 
@@ -220,15 +235,15 @@ def _dense_spike_times(inputs, weights, decay_rate, threshold, clip, penalty):
     @ops.custom_gradient
     def _spike_times(inputs, weights):
         c = _dense_candidates(inputs, weights, decay_rate)
-        fired, first, chosen, accepted = _first_spike(c["a"], c["b"], c["start"], c["following"],
-                                              c["shift"], decay_rate, threshold)
+        fired, _, _, accepted = _first_spike(c["a"], c["b"], c["candidate_start"], c["following"],
+                                             c["shift"], decay_rate, threshold, in_time_order=False)
         result = ops.where(fired, accepted[3] + c["origin"], math.inf)
 
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
             upstream = ops.where(fired, upstream, 0.0)
-            last_arrival = ops.min(ops.where(chosen, c["start"][:, :, None], math.inf), axis=1)
+            last_arrival = accepted[4]
             used = (c["start"][:, :, None] <= last_arrival[:, None, :]) & fired[:, None, :]
             d_weight, d_time = _local_derivatives(
                 c["relative"][:, :, None], weights, used, accepted, decay_rate, clip)
@@ -304,7 +319,8 @@ def _sorted_spike_times(inputs, input_rows, weights, decay_rate, threshold, clip
         start = ops.where(finite, relative, math.inf)
         following = ops.concatenate([start[:, 1:], ops.full((batch, 1), math.inf)], axis=1)
         fired, first, _, accepted = _first_spike(ab[:, :, :n_out], ab[:, :, n_out:], start,
-                                              following, shift, decay_rate, threshold)
+                                                 following, shift, decay_rate, threshold,
+                                                 in_time_order=True)
         result = ops.where(fired, accepted[3] + origin, math.inf)
 
         def grad(*args, upstream=None):

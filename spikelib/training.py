@@ -6,8 +6,10 @@ with the lowest validation error is the one tested.
 
 Speed: the inputs are fed as events (each example's non-silent inputs,
 sorted once, see `spikelib.events`), and training runs a whole chunk of
-batches per call of one XLA-compiled loop.  Evaluation uses fixed-size
-padded batches, so each function compiles once per event width.
+batches per call of one XLA-compiled loop.  Evaluation, too, runs a
+compiled loop, over small slices of a fixed-size padded batch, so each
+function compiles once per event width and the intermediates of a slice
+stay in the CPU cache.  `fit` sorts the validation and test sets once.
 """
 
 import math
@@ -17,11 +19,15 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from spikelib.events import to_events
+from spikelib.events import Events, to_events
 from spikelib.loss import reconstruction_error, training_loss
 from spikelib.optimizer import ReferenceAdam
 
 EVALUATION_BATCH = 1000
+# Examples per iteration of the compiled evaluation loop: the intermediates
+# of a step, e.g. (step, 42, 784) candidates of the output layer, then stay
+# in the CPU cache (measured: 20 runs ~1.6x faster than 1000 at once).
+EVALUATION_STEP = 20
 # Training examples per compiled call (rounded to whole batches).
 CHUNK_EXAMPLES = 1024
 
@@ -31,24 +37,29 @@ def _forward_events(model, times, rows):
     return model.reconstruction(model.hidden(times, input_rows=rows, sorted_inputs=True))
 
 
-@tf.function(jit_compile=True)
-def _forward(model, times, rows):
-    return _forward_events(model, times, rows)
-
-
-@tf.function(jit_compile=True)
-def _embed(model, times, rows):
+def _embed_events(model, times, rows):
     return model.hidden(times, input_rows=rows, sorted_inputs=True)
 
 
-@tf.function(jit_compile=True)
-def _errors(model, times, rows, clean_times, latency):
+def _errors_events(model, times, rows, clean_times, latency):
     return reconstruction_error(_forward_events(model, times, rows), clean_times, latency)
 
 
-def _padded_batches(count, batch_size):
-    """(start, stop) of fixed-size batches covering `count` examples."""
-    return [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+@tf.function(jit_compile=True)
+def _evaluation_loop(step_function, model, arrays, extra):
+    """`step_function(model, times, rows, *extra)` over the leading axis of
+    (steps, step, ...) `arrays` = (times, rows, ...), in one compiled loop."""
+    times, rows, *per_example = arrays
+    steps = tf.shape(times)[0]
+
+    def body(step, results):
+        sliced = [array[step] for array in per_example]
+        return step + 1, results.write(step, step_function(model, times[step], rows[step],
+                                                           *sliced, *extra))
+
+    _, results = tf.while_loop(lambda step, _: step < steps, body,
+                               (tf.constant(0), tf.TensorArray(tf.float32, size=steps)))
+    return results.stack()
 
 
 def _pad(array, size):
@@ -57,34 +68,46 @@ def _pad(array, size):
     return array if missing == 0 else np.concatenate([array, np.repeat(array[-1:], missing, 0)])
 
 
-def _batched(function, model, inputs, batch_size, *extra):
-    """`function(model, times, rows, *extra)` over padded batches, concatenated."""
+def _batched(step_function, model, inputs, batch_size, per_example=(), extra=()):
+    """`step_function` over padded batches of `inputs` (times or `Events`), concatenated.
+
+    Each call of the compiled loop takes `batch_size` examples (fewer if
+    there are fewer) in slices of EVALUATION_STEP; the last call is padded.
+    """
     if len(inputs) == 0:
         return None
-    events = to_events(inputs)
-    size = min(batch_size, len(inputs))
+    events = inputs if isinstance(inputs, Events) else to_events(inputs)
+    step = min(EVALUATION_STEP, len(events))
+    size = max(step, min(batch_size, len(events)) // step * step)
     results = []
-    for start, stop in _padded_batches(len(inputs), size):
-        args = [_pad(a[start:stop], size) for a in (events.times, events.rows) + extra]
-        results.append(function(model, *args).numpy()[:stop - start])
+    for start in range(0, len(events), size):
+        stop = min(start + size, len(events))
+        arrays = [_pad(a[start:stop], size) for a in (events.times, events.rows) + tuple(per_example)]
+        arrays = [a.reshape(size // step, step, *a.shape[1:]) for a in arrays]
+        result = _evaluation_loop(step_function, model, arrays, tuple(extra)).numpy()
+        results.append(result.reshape(size, *result.shape[2:])[:stop - start])
     return np.concatenate(results)
 
 
 def evaluate(model, inputs, clean_times, latency, batch_size=EVALUATION_BATCH):
-    """Per-example reconstruction error of `model` on encoded `inputs`, (n,)."""
-    errors = _batched(lambda m, t, r, c: _errors(m, t, r, c, float(latency)),
-                      model, inputs, batch_size, np.asarray(clean_times, np.float32))
+    """Per-example reconstruction error of `model` on encoded `inputs`, (n,).
+
+    `inputs`: input spike times, or their `Events` (sorted once, e.g. for
+    a data set evaluated after every epoch).
+    """
+    errors = _batched(_errors_events, model, inputs, batch_size,
+                      per_example=(np.asarray(clean_times, np.float32),), extra=(float(latency),))
     return np.zeros(0, np.float32) if errors is None else errors
 
 
 def predict(model, inputs, batch_size=EVALUATION_BATCH):
-    """Output spike times for encoded `inputs`, (n, 784)."""
-    return _batched(_forward, model, inputs, batch_size)
+    """Output spike times for encoded `inputs` (times or `Events`), (n, 784)."""
+    return _batched(_forward_events, model, inputs, batch_size)
 
 
 def embed(model, inputs, batch_size=EVALUATION_BATCH):
-    """Hidden-layer spike times (the embedding) for encoded `inputs`."""
-    return _batched(_embed, model, inputs, batch_size)
+    """Hidden-layer spike times (the embedding) for encoded `inputs` (times or `Events`)."""
+    return _batched(_embed_events, model, inputs, batch_size)
 
 
 class Trainer:
@@ -161,6 +184,7 @@ def fit(model, config, data, progress=True, on_epoch=None):
     """
     trainer = Trainer(model, config)
     rng = np.random.default_rng(config.seed)
+    validation_events, test_events = to_events(data.validation_inputs), to_events(data.test_inputs)
     history, best, best_error = [], None, math.inf
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
@@ -169,9 +193,9 @@ def fit(model, config, data, progress=True, on_epoch=None):
             train_error = trainer.train_epoch(data.train_inputs, data.train_clean, rng, bar)
         train_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        validation = float(np.mean(evaluate(model, data.validation_inputs,
+        validation = float(np.mean(evaluate(model, validation_events,
                                             data.validation_clean, config.latency)))
-        test = float(np.mean(evaluate(model, data.test_inputs, data.test_clean, config.latency)))
+        test = float(np.mean(evaluate(model, test_events, data.test_clean, config.latency)))
         evaluation_seconds = time.perf_counter() - started
         record = dict(epoch=epoch, train_mse=train_error, validation_mse=validation,
                       test_mse=test, train_seconds=train_seconds,

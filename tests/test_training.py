@@ -124,3 +124,21 @@ def test_batched_evaluation_matches_the_plain_model_at_any_input_width():
         np.testing.assert_allclose(embed(model, inputs), direct_hidden, rtol=1e-5)
         np.testing.assert_allclose(predict(model, inputs), model(tf.constant(inputs)).numpy(),
                                    rtol=1e-5)
+
+
+def test_evaluation_of_events_or_times_equals_the_plain_model_for_any_count():
+    """evaluate() over padded loop steps and batches: the plain model's errors."""
+    from spikelib.events import to_events
+    from spikelib.loss import reconstruction_error
+    from spikelib.training import evaluate
+    config = _tiny()
+    model = SpikingAutoencoder.from_run_config(config)
+    data = prepare_data(config)
+    inputs, clean = data.test_inputs[:45], data.test_clean[:45]
+    direct = reconstruction_error(model(tf.constant(inputs)), tf.constant(clean),
+                                  config.latency).numpy()
+    from_times = evaluate(model, inputs, clean, config.latency, batch_size=40)
+    from_events = evaluate(model, to_events(inputs), clean, config.latency, batch_size=40)
+    assert from_times.shape == (45,)
+    np.testing.assert_allclose(from_times, direct, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(from_events, from_times)
