@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test bench train-readme clean kernel reproduce book
+.PHONY: help setup data test bench profile train-readme clean kernel reproduce book
 
 help:  ## List the targets
 	@echo "spikelib make targets:"
@@ -18,6 +18,7 @@ help:  ## List the targets
 	@echo "  data          fetch MNIST and Fashion-MNIST into the local cache (no dataset URLs needed)"
 	@echo "  test          build the book under PROFILE=ci, then run the test suite (PYTEST_ARGS=...)"
 	@echo "  bench         run benchmarks/bench.py"
+	@echo "  profile       time per compiled op of a training step and of evaluation"
 	@echo "  train-readme  train the README example (MNIST, 32 hidden, 3 epochs)"
 	@echo "  clean         remove $(VENV) and build artefacts (keeps the data cache)"
 	@echo "  kernel        register the Jupyter kernel 'spikelib' in $(VENV)"
@@ -54,6 +55,9 @@ test: setup data
 
 bench: setup data
 	$(PY) benchmarks/bench.py
+
+profile: setup data
+	$(PY) benchmarks/profile_step.py
 
 train-readme: setup data
 	$(PY) -m spikelib train --dataset mnist --noise 0 --latency 1 --hidden 32 --epochs 3

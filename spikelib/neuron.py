@@ -247,7 +247,9 @@ def _dense_spike_times(inputs, weights, decay_rate, threshold, clip, penalty):
             used = (c["start"][:, :, None] <= last_arrival[:, None, :]) & fired[:, None, :]
             d_weight, d_time = _local_derivatives(
                 c["relative"][:, :, None], weights, used, accepted, decay_rate, clip)
-            weight_grad = ops.einsum("bio,bo->io", d_weight, upstream)
+            # A multiply-reduce: as an einsum, XLA:CPU transposes d_weight and
+            # runs one small matrix product per output neuron.
+            weight_grad = ops.sum(d_weight * upstream[:, None, :], axis=0)
             time_grad = ops.einsum("bio,bo->bi", d_time, upstream)
             return time_grad, weight_grad - _penalty(fired, penalty, weights.dtype)
 
