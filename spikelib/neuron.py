@@ -173,9 +173,8 @@ def _first_spike(a, b, start, following, shift, decay_rate, threshold, in_time_o
     otherwise no two candidates may share a start time (see
     `_dense_candidates`).  Each is one reduction over the candidates; an
     argmin (a variadic reduction) or a gather is far slower in XLA:CPU.
-    Returns (fired, first, chosen, accepted): first (batch, out) the index
-    of the accepted candidate (n where none; None without
-    `in_time_order`), chosen its one-hot (batch, n, out),
+    Returns (fired, first, accepted): first (batch, out) the index of the
+    accepted candidate (n where none; None without `in_time_order`),
     accepted = (A, B/A, W, t*, shift).
     """
     candidate = ops.isfinite(start)
@@ -199,7 +198,7 @@ def _first_spike(a, b, start, following, shift, decay_rate, threshold, in_time_o
         accepted_shift = ops.where(fired, earliest, 0.0)
     accepted = _crossing_time(_accepted(a, chosen), _accepted(b, chosen), accepted_shift,
                               decay_rate, threshold)
-    return fired, first, chosen, accepted
+    return fired, first, accepted
 
 
 def _dense_candidates(inputs, weights, decay_rate):
@@ -235,15 +234,15 @@ def _dense_spike_times(inputs, weights, decay_rate, threshold, clip, penalty):
     @ops.custom_gradient
     def _spike_times(inputs, weights):
         c = _dense_candidates(inputs, weights, decay_rate)
-        fired, _, _, accepted = _first_spike(c["a"], c["b"], c["candidate_start"], c["following"],
-                                             c["shift"], decay_rate, threshold, in_time_order=False)
+        fired, _, accepted = _first_spike(c["a"], c["b"], c["candidate_start"], c["following"],
+                                          c["shift"], decay_rate, threshold, in_time_order=False)
         result = ops.where(fired, accepted[3] + c["origin"], math.inf)
 
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
             upstream = ops.where(fired, upstream, 0.0)
-            last_arrival = accepted[4]
+            last_arrival = accepted[4]                       # the accepted candidate's time
             used = (c["start"][:, :, None] <= last_arrival[:, None, :]) & fired[:, None, :]
             d_weight, d_time = _local_derivatives(
                 c["relative"][:, :, None], weights, used, accepted, decay_rate, clip)
@@ -320,9 +319,9 @@ def _sorted_spike_times(inputs, input_rows, weights, decay_rate, threshold, clip
         n_out = ops.shape(weights)[1]
         start = ops.where(finite, relative, math.inf)
         following = ops.concatenate([start[:, 1:], ops.full((batch, 1), math.inf)], axis=1)
-        fired, first, _, accepted = _first_spike(ab[:, :, :n_out], ab[:, :, n_out:], start,
-                                                 following, shift, decay_rate, threshold,
-                                                 in_time_order=True)
+        fired, first, accepted = _first_spike(ab[:, :, :n_out], ab[:, :, n_out:], start,
+                                              following, shift, decay_rate, threshold,
+                                              in_time_order=True)
         result = ops.where(fired, accepted[3] + origin, math.inf)
 
         def grad(*args, upstream=None):

@@ -26,7 +26,7 @@ from spikelib.optimizer import ReferenceAdam
 EVALUATION_BATCH = 1000
 # Examples per iteration of the compiled evaluation loop: the intermediates
 # of a step, e.g. (step, 42, 784) candidates of the output layer, then stay
-# in the CPU cache (measured: 20 runs ~1.6x faster than 1000 at once).
+# in the CPU cache (measured: slices of 20 ~1.6x faster than 1000 at once).
 EVALUATION_STEP = 20
 # Training examples per compiled call (rounded to whole batches).
 CHUNK_EXAMPLES = 1024
