@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test bench profile train-readme clean kernel reproduce book
+.PHONY: help setup data test bench profile train-readme clean kernel runs reproduce book
 
 help:  ## List the targets
 	@echo "spikelib make targets:"
@@ -22,7 +22,8 @@ help:  ## List the targets
 	@echo "  train-readme  train the README example (MNIST, 32 hidden, 3 epochs)"
 	@echo "  clean         remove $(VENV) and build artefacts (keeps the data cache)"
 	@echo "  kernel        register the Jupyter kernel 'spikelib' in $(VENV)"
-	@echo "  reproduce     execute every notebook under PROFILE=ci|quick|paper (default quick)"
+	@echo "  runs          train every run of PROFILE's plan on Dask (SCHEDULER=tcp://host:8786 for a cluster)"
+	@echo "  reproduce     runs, then execute every notebook under PROFILE=ci|quick|paper (default quick)"
 	@echo "  book          reproduce, then build the Jupyter Book into _build/html (PROFILE=...)"
 
 setup: $(STAMP)
@@ -71,10 +72,22 @@ PROFILE ?= quick
 kernel: setup
 	$(PY) -m ipykernel install --sys-prefix --name spikelib --display-name "Python 3 (spikelib)"
 
-reproduce: setup data kernel
+SCHEDULER ?=
+
+runs: setup data
+	$(PY) -m spikelib run --profile $(PROFILE) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+reproduce: runs kernel
 	$(PY) -m spikelib.reproduce --profile $(PROFILE)
 
 book: reproduce
 	@start=$$(date +%s); \
 	$(VENV)/bin/jupyter-book build . --path-output . --all -W -n --keep-going || exit $$?; \
 	echo "make book: HTML in $(CURDIR)/_build/html/index.html ($$(du -sh _build/html | cut -f1)), build $$(( $$(date +%s) - start )) s"
+
+.PHONY: check-book
+# The built book (make book) checked as a reader sees it: the HTML tests and
+# headless Chromium offline (needs the Debian packages chromium, chromium-driver).
+check-book: setup
+	@test -f _build/html/index.html || { echo "check-book: no _build/html/index.html; run make book first"; exit 1; }
+	$(PY) -m pytest -q -rs tests/test_book.py tests/test_browser.py $(PYTEST_ARGS)

@@ -1,17 +1,33 @@
-"""spikelib: the spiking autoencoder with temporal coding of Comşa et al. (2021)."""
+"""spikelib: the spiking autoencoder with temporal coding of Comşa et al. (2021).
 
-from spikelib.autoencoder import SpikingAutoencoder
-from spikelib.config import RunConfig, grid_row, paper_config, paper_grid
-from spikelib.encoding import (add_noise, decode_images, encode_images,
-                               latency_targets)
-from spikelib.lambertw import lambertw
-from spikelib.layer import SpikingDense
-from spikelib.loss import reconstruction_error, training_loss
-from spikelib.neuron import spike_times
-from spikelib.optimizer import ReferenceAdam
-from spikelib.pulses import Pulses
+The names below are imported on first use, so that `python -m spikelib`
+and the configuration modules start without loading TensorFlow.
+"""
 
-__all__ = ["SpikingAutoencoder", "RunConfig", "grid_row", "paper_config", "paper_grid",
-           "add_noise", "decode_images", "encode_images", "latency_targets", "lambertw",
-           "SpikingDense", "reconstruction_error", "training_loss", "spike_times",
-           "ReferenceAdam", "Pulses"]
+import importlib
+
+_EXPORTS = {
+    "SpikingAutoencoder": "spikelib.autoencoder", "RunConfig": "spikelib.config",
+    "grid_row": "spikelib.config", "paper_config": "spikelib.config",
+    "paper_grid": "spikelib.config", "add_noise": "spikelib.encoding",
+    "decode_images": "spikelib.encoding", "encode_images": "spikelib.encoding",
+    "latency_targets": "spikelib.encoding", "lambertw": "spikelib.lambertw",
+    "SpikingDense": "spikelib.layer", "reconstruction_error": "spikelib.loss",
+    "training_loss": "spikelib.loss", "spike_times": "spikelib.neuron",
+    "ReferenceAdam": "spikelib.optimizer", "Pulses": "spikelib.pulses",
+    "Run": "spikelib.runs", "plan": "spikelib.sections", "run_plan": "spikelib.runner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'spikelib' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

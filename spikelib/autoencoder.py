@@ -5,6 +5,8 @@ pulses.  The hidden spike times (pulses excluded) are the embedding; the
 output spike times, minus the target latency, are the reconstruction.
 """
 
+import dataclasses
+
 import keras
 from keras import ops
 
@@ -31,11 +33,9 @@ class SpikingAutoencoder(keras.Model):
 
     @classmethod
     def from_run_config(cls, config):
-        return cls(config.n_hidden, config.n_pulses, config.decay_rate, config.threshold,
-                   config.clip_derivative, config.penalty_no_spike,
-                   config.nonpulse_weight_mean_multiplier,
-                   config.pulse_weight_mean_multiplier,
-                   nonnegative_weights=config.nonnegative_weights, seed=config.seed)
+        """The network of `config`: its neuron and network groups, and its seed."""
+        return cls(**dataclasses.asdict(config.network), **dataclasses.asdict(config.neuron),
+                   seed=config.seed)
 
     def build(self, input_shape):
         self.hidden.build(input_shape)

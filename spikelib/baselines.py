@@ -55,35 +55,23 @@ class ConventionalAutoencoder(keras.Model):
 
 
 def train_conventional(config, data, learning_rate=1e-3, batch_size=32, progress=False):
-    """Train a ConventionalAutoencoder on `data` (a PreparedData) for config.epochs.
+    """Train a ConventionalAutoencoder on `data` (a PreparedData) as `config.budget` says.
 
-    Same embedding size, noisy inputs, clean targets, split and epochs as the
-    spiking run of `config`; Adam on the MSE, best validation epoch kept.
+    Same embedding size, noisy inputs, clean targets, split and epoch budget
+    as the spiking run of `config`; Adam on the MSE, stopped early with the
+    same patience (on an absolute improvement), best validation epoch kept.
     Returns (model, per-example test errors, history).
     """
+    budget = config.budget
     keras.utils.set_random_seed(config.seed)
-    model = ConventionalAutoencoder(config.n_hidden, seed=config.seed)
+    model = ConventionalAutoencoder(config.network.n_hidden, seed=config.seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=True)
+    keep_best = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=budget.patience or budget.epochs, restore_best_weights=True)
     history = model.fit(
         as_values(data.train_inputs), as_values(data.train_clean),
         validation_data=(as_values(data.validation_inputs), as_values(data.validation_clean)),
-        epochs=config.epochs, batch_size=batch_size, shuffle=True,
-        verbose=1 if progress else 0,
-        callbacks=[_KeepBest()])
+        epochs=budget.epochs, batch_size=batch_size, shuffle=True,
+        verbose=1 if progress else 0, callbacks=[keep_best])
     reconstruction = model.predict(as_values(data.test_inputs), batch_size=1000, verbose=0)
     return model, mse(reconstruction, data.test_clean), history.history
-
-
-class _KeepBest(keras.callbacks.Callback):
-    """Restores the weights of the epoch with the lowest validation loss."""
-
-    def on_train_begin(self, logs=None):
-        self.best, self.weights = np.inf, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs["val_loss"] < self.best:
-            self.best, self.weights = logs["val_loss"], self.model.get_weights()
-
-    def on_train_end(self, logs=None):
-        if self.weights is not None:
-            self.model.set_weights(self.weights)

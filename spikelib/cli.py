@@ -1,25 +1,28 @@
-"""Command line: `python -m spikelib train --dataset mnist --noise 0 --latency 1 --hidden 32`.
+"""Command line: `python -m spikelib train ...`, `python -m spikelib run --profile P`.
 
-The tuned grid row is looked up by (noise, latency, hidden); every other
-config field can be overridden with its own flag (`--epochs 3`,
-`--batch-size 7`, `--train-examples 5000`, ...).  The run writes
-results.json and model.weights.h5 to --out (default results/runs/<digest>).
+`train` trains one tuned grid row, looked up by (noise, latency, hidden);
+every other config field can be overridden with its own flag
+(`--epochs 3`, `--batch-size 7`, `--train-examples 5000`, ...), and the run
+writes results.json and model.weights.h5 to --out.  `run` trains every run
+of a profile's plan on Dask (an embedded LocalCluster, or the cluster at
+--scheduler); `--dry-run` prints the plan and its cost without training.
 """
 
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import typing
 from pathlib import Path
 
-from spikelib.config import RunConfig, paper_config, paper_grid
+from spikelib.config import FIELD_GROUPS, GROUPS, paper_config, paper_grid
 
 _GRID_KEYS = {"noise", "latency", "n_hidden"}
 
 
 def _field_type(field):
-    kind = typing.get_type_hints(RunConfig)[field.name]
+    kind = typing.get_type_hints(GROUPS[FIELD_GROUPS[field.name]])[field.name]
     if kind is bool:
         return lambda text: text.lower() in ("1", "true", "yes")
     if typing.get_origin(kind) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
@@ -34,39 +37,95 @@ def _parser():
     train.add_argument("--noise", type=float, default=0.0)
     train.add_argument("--latency", type=float, default=1.0)
     train.add_argument("--hidden", type=int, default=32, dest="n_hidden")
-    for field in dataclasses.fields(RunConfig):
-        if field.name not in _GRID_KEYS:
-            train.add_argument("--" + field.name.replace("_", "-"), dest=field.name,
-                               type=_field_type(field), default=None)
+    train.add_argument("--seed", type=int, default=None)
+    for group in GROUPS.values():
+        for field in dataclasses.fields(group):
+            if field.name not in _GRID_KEYS:
+                train.add_argument("--" + field.name.replace("_", "-"), dest=field.name,
+                                   type=_field_type(field), default=None)
     train.add_argument("--out", type=Path, default=None, help="results folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    run = commands.add_parser("run", help="train every run of a profile's plan on Dask")
+    run.add_argument("--profile", default="quick", help="ci, quick or paper (default quick)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="a running Dask scheduler, e.g. tcp://host:8786 "
+                          "(default: $DASK_SCHEDULER_ADDRESS, else an embedded LocalCluster)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="workers of the embedded cluster (default: one per core)")
+    run.add_argument("--threads-per-worker", type=int, default=None,
+                     help="threads per worker of the embedded cluster (default 1)")
+    run.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
     commands.add_parser("grid", help="print the tuned grid rows")
     return parser
 
 
 def _train(args):
-    from spikelib.experiment import train_and_test, write_results
+    from spikelib.experiment import train_and_test
     overrides = {name: value for name, value in vars(args).items()
-                 if name in {f.name for f in dataclasses.fields(RunConfig)} - _GRID_KEYS
+                 if (name in FIELD_GROUPS or name == "seed") and name not in _GRID_KEYS
                  and value is not None}
     config = paper_config(args.noise, args.latency, args.n_hidden, **overrides)
     print(f"config {config.digest()}: {config.to_json()}", file=sys.stderr)
     model, results = train_and_test(config, progress=not args.quiet)
     out = args.out or Path("results") / "runs" / config.digest()
-    write_results(results, model, out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    model.save_weights(out / "model.weights.h5")
     print(json.dumps({"test_mse": results["test_mse"], "best_epoch": results["best_epoch"],
                       "train_seconds": round(results["train_seconds"], 1),
                       "results": str(out / "results.json")}))
+    return 0
+
+
+def describe_plan(runs, store, workers):
+    """The plan as printed by --dry-run: counts, examples, what is done, cost."""
+    from collections import Counter
+
+    from spikelib.cost import duration, wall_seconds
+    done = store.finished(runs)
+    todo = [run for run in runs if run not in done]
+    kinds = Counter(run.kind for run in runs)
+    examples = sum(run.training_examples() for run in runs)
+    lines = [f"plan: {len(runs)} runs ("
+             + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+             + f"), {examples:,} training examples at most",
+             f"done: {len(done)} runs; to train: {len(todo)} runs, "
+             f"{sum(run.training_examples() for run in todo):,} training examples",
+             "estimated wall time of what is left (upper bound: early stopping only shortens):"]
+    for cores in sorted({workers, 16}):
+        lines.append(f"  {cores:>3} single-threaded workers ({cores} cores): "
+                     f"{duration(wall_seconds(todo, cores))}")
+    return "\n".join(lines)
+
+
+def _run(args):
+    from spikelib.profiles import get_profile
+    from spikelib.sections import plan
+    from spikelib.store import Store, results_root
+    profile = get_profile(args.profile)
+    runs = plan(profile)
+    root = results_root(profile)
+    workers = args.workers or max(1, (os.cpu_count() or 1) // (args.threads_per_worker or 1))
+    print(f"profile {profile.name}: {profile.description}; results in {root}", file=sys.stderr)
+    print(describe_plan(runs, Store(root), workers), file=sys.stderr)
+    if args.dry_run:
+        return 0
+    from spikelib.runner import run_plan
+    summary = run_plan(runs, root, scheduler=args.scheduler, workers=args.workers,
+                       threads_per_worker=args.threads_per_worker)
+    print(summary.report(), file=sys.stderr)
+    return 0 if summary.ok else 1
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         if args.command == "train":
-            _train(args)
-        else:
-            for row in paper_grid():
-                print(json.dumps(row))
+            return _train(args)
+        if args.command == "run":
+            return _run(args)
+        for row in paper_grid():
+            print(json.dumps(row))
     except ValueError as error:
         print(f"spikelib: error: {error}", file=sys.stderr)
         return 2

@@ -1,25 +1,28 @@
-"""One experiment run: data prepared as the config says, trained, tested, written.
+"""One experiment run: data prepared as the config says, trained, tested.
 
-A run's results JSON holds its config, seed, per-epoch history, the test
-error of the best-validation model, timing and package versions; the
-trained weights are checkpointed beside it.
+A run's results dict holds its config, seed, per-epoch history, where and
+why training stopped, the test error of the best-validation model, the
+health of the trained network, timing and package versions.
 """
 
 import dataclasses
-import json
-import platform
+import functools
 import time
-from pathlib import Path
 
 import numpy as np
 
 from spikelib.autoencoder import SpikingAutoencoder
 from spikelib.data import load_splits
 from spikelib.encoding import add_noise, encode_images
-from spikelib.training import evaluate, fit
+from spikelib.loss import reconstruction_error
+from spikelib.versions import package_versions
+from spikelib.training import evaluation_events, fit, spike_times_of
 
 # Offsets that give the noise of each split its own random stream.
 _NOISE_STREAMS = {"train": 1, "validation": 2, "test": 3}
+# A network whose hidden layer is silent on more than this share of the
+# test examples' (neuron, example) pairs carries (almost) nothing of its input.
+INPUT_BLIND_SILENT_SHARE = 1.0
 
 
 @dataclasses.dataclass
@@ -45,51 +48,80 @@ def _subset(split, count):
     return split.images[:count], split.labels[:count]
 
 
-def prepare_data(config):
-    """Encode the config's data set and draw its input noise once (model spec §6)."""
-    splits = load_splits(config.dataset, seed=config.split_seed)
+@functools.lru_cache(maxsize=4)
+def prepare(data, seed):
+    """Encode the images of `data` (DataParameters) and draw their noise with `seed`."""
+    splits = load_splits(data.dataset, seed=data.split_seed)
     prepared = {}
-    for name, count in (("train", config.train_examples),
-                        ("validation", config.validation_examples),
-                        ("test", config.test_examples)):
+    for name, count in (("train", data.train_examples),
+                        ("validation", data.validation_examples),
+                        ("test", data.test_examples)):
         images, labels = _subset(getattr(splits, name), count)
         clean = encode_images(images)
-        noise_seed = (config.seed, _NOISE_STREAMS[name])
-        prepared[f"{name}_inputs"] = add_noise(clean, config.noise, noise_seed)
+        prepared[f"{name}_inputs"] = add_noise(clean, data.noise, (seed, _NOISE_STREAMS[name]))
         prepared[f"{name}_clean"] = clean
         prepared[f"{name}_labels"] = labels
     return PreparedData(**prepared)
 
 
-def package_versions():
-    import keras
-    import tensorflow as tf
-    return {"python": platform.python_version(), "numpy": np.__version__,
-            "tensorflow": tf.__version__, "keras": keras.__version__}
+def prepare_data(config):
+    """The encoded, noisy data of a run (cached for runs that share it)."""
+    return prepare(config.data, config.seed)
 
 
-def train_and_test(config, data=None, progress=True):
-    """Train a SpikingAutoencoder as `config` says; returns (model, results dict)."""
+def health(hidden_times, output_times):
+    """Silent shares of the hidden and output layers on test data, and a verdict.
+
+    "dead": no output ever fires; "input_blind": the hidden layer never
+    fires or fires at the same time for every example, so the output cannot
+    depend on the input; "ok" otherwise.
+    """
+    hidden_fired, output_fired = np.isfinite(hidden_times), np.isfinite(output_times)
+    constant = bool(np.all(np.ptp(np.where(hidden_fired, hidden_times, -1.0), axis=0) == 0))
+    if not output_fired.any():
+        verdict = "dead"
+    elif not hidden_fired.any() or constant:
+        verdict = "input_blind"
+    else:
+        verdict = "ok"
+    return dict(silent_hidden_share=float(1.0 - hidden_fired.mean()),
+                silent_output_share=float(1.0 - output_fired.mean()), health=verdict)
+
+
+def train_and_test(config, data=None, progress=True, on_epoch=None, state=None):
+    """Train a SpikingAutoencoder as `config` says; returns (model, results dict).
+
+    `on_epoch` and `state` checkpoint and resume training (see `fit`).
+    """
     import keras
     keras.utils.set_random_seed(config.seed)
     data = data if data is not None else prepare_data(config)
     model = SpikingAutoencoder.from_run_config(config)
     started = time.perf_counter()
-    history = fit(model, config, data, progress=progress)
+    history, stop_reason = fit(model, config, data, progress=progress, on_epoch=on_epoch,
+                               state=state)
     seconds = time.perf_counter() - started
-    test_errors = evaluate(model, data.test_inputs, data.test_clean, config.latency)
+    hidden, outputs = spike_times_of(model, evaluation_events(data)[1])
+    test_errors = np.asarray(reconstruction_error(outputs, data.test_clean, config.latency))
     best = min(history, key=lambda record: record["validation_mse"])
-    results = dict(config=config.to_dict(), config_digest=config.digest(), seed=config.seed,
-                   test_mse=float(np.mean(test_errors)), best_epoch=best["epoch"],
-                   best_validation_mse=best["validation_mse"], history=history,
-                   train_seconds=seconds, versions=package_versions())
+    results = dict(kind="sae", config=config.to_dict(), config_digest=config.digest(),
+                   seed=config.seed, test_mse=float(np.mean(test_errors)),
+                   best_epoch=best["epoch"], best_validation_mse=best["validation_mse"],
+                   epochs_run=history[-1]["epoch"], stop_reason=stop_reason,
+                   **health(hidden, outputs),
+                   history=history, train_seconds=seconds, versions=package_versions())
     return model, results
 
 
-def write_results(results, model, directory):
-    """results.json and model.weights.h5 in `directory` (created)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "results.json").write_text(json.dumps(results, indent=2))
-    model.save_weights(directory / "model.weights.h5")
-    return directory
+def train_and_test_conventional(config, data=None, progress=False):
+    """The conventional AE matched to `config`; returns (model, results dict)."""
+    from spikelib.baselines import train_conventional
+    data = data if data is not None else prepare_data(config)
+    started = time.perf_counter()
+    model, errors, history = train_conventional(config, data, progress=progress)
+    history = {key: [float(value) for value in values] for key, values in history.items()}
+    results = dict(kind="ann", config=config.to_dict(), config_digest=config.digest(),
+                   seed=config.seed, test_mse=float(errors.mean()),
+                   epochs_run=len(history.get("loss", [])), history=history,
+                   train_seconds=time.perf_counter() - started, versions=package_versions())
+    return model, results

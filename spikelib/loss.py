@@ -24,7 +24,14 @@ def reconstruction_error(output_times, clean_times, latency):
     return ops.mean(ops.square(outputs - targets), axis=-1)
 
 
-def training_loss(output_times, clean_times, latency):
-    """Batch mean of 1/2 sum_k (out_k - target_k)^2: the reference's gradient scale."""
+def training_loss(output_times, clean_times, latency, example_weights=None):
+    """Batch mean of 1/2 sum_k (out_k - target_k)^2: the reference's gradient scale.
+
+    `example_weights` (batch,) of 1 and 0 average over the examples of
+    weight 1 only (a partial batch padded to the full size).
+    """
     outputs, targets = _outputs_and_targets(output_times, clean_times, latency)
-    return ops.mean(0.5 * ops.sum(ops.square(outputs - targets), axis=-1))
+    per_example = 0.5 * ops.sum(ops.square(outputs - targets), axis=-1)
+    if example_weights is None:
+        return ops.mean(per_example)
+    return ops.sum(per_example * example_weights) / ops.sum(example_weights)

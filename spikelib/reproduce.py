@@ -21,11 +21,13 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
+
+from spikelib.versions import BOOK_PACKAGES, package_versions
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -64,14 +66,8 @@ def select(sources, only):
 
 
 def versions():
-    """Versions of the interpreter and of the packages the results depend on."""
-    found = {"python": platform.python_version()}
-    for package in ("spikelib", "tensorflow-cpu", "keras", "numpy", "pandas", "scikit-learn",
-                    "seaborn", "matplotlib", "papermill", "jupytext", "jupyter-book", "myst-nb"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
+    """Versions of the interpreter, the packages the book depends on, and the commit."""
+    found = package_versions(BOOK_PACKAGES)
     try:
         found["git_commit"] = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
@@ -157,7 +153,7 @@ def execute(name, source, profile, chapters=None, timeout=None, log=None):
     return output
 
 
-def describe_failure(name, source, output, error, log=None):
+def describe_failure(name, source, output, error, profile, log=None):
     """A readable report of a failed notebook."""
     lines = [f"reproduce: notebook {name} failed ({_shown(source)})"]
     cell_index = getattr(error, "cell_index", None)
@@ -171,12 +167,12 @@ def describe_failure(name, source, output, error, log=None):
             lines.extend("    " + line for line in trace)
     else:
         lines.append(f"  error: {type(error).__name__}: {error}")
-    if output.exists():
-        lines.append(f"  partial output notebook: {output}")
+    if output is not None and output.exists():
+        lines.append(f"  partial output notebook: {_shown(output)}")
     if log is not None and Path(log).exists():
         lines.append(f"  kernel log (stderr): {log}")
     lines.append(f"  rerun just this one: python -m spikelib.reproduce --profile "
-                 f"{os.environ.get('SPIKELIB_PROFILE', 'quick')} --only {name}")
+                 f"{profile} --only {name}")
     return "\n".join(lines)
 
 
@@ -187,6 +183,20 @@ def _shown(path):
         return str(path.relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+def _interrupt(signum, frame):
+    """SIGTERM ends the run like Ctrl-C: the report says "interrupted"."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def set_aside(output, destination):
+    """Move a partial executed notebook out of the book (to `destination`); its new path."""
+    if not output.exists():
+        return None
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(output, destination)
+    return destination
 
 
 def write_report(path, report):
@@ -214,7 +224,7 @@ def run(profile, only=None, timeout=None, out=sys.stdout):
     from spikelib.store import results_root
 
     get_profile(profile)  # a clear error for an unknown name
-    os.environ["SPIKELIB_PROFILE"] = profile
+    signal.signal(signal.SIGTERM, _interrupt)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     sources = select(notebook_sources(), only)
@@ -247,16 +257,17 @@ def run(profile, only=None, timeout=None, out=sys.stdout):
             execute(name, source, profile, timeout=timeout, log=log)
         except (Exception, KeyboardInterrupt) as error:  # report, then stop
             seconds = time.perf_counter() - start
-            print(f" failed {seconds:8.1f} s", file=out, flush=True)
-            entry.update(status="failed", seconds=round(seconds, 1),
+            interrupted = isinstance(error, KeyboardInterrupt)
+            word = "interrupted" if interrupted else "failed"
+            print(f" {word} {seconds:8.1f} s", file=out, flush=True)
+            partial = set_aside(CHAPTERS / f"{name}.ipynb", log.parent / f"{name}.partial.ipynb")
+            entry.update(status=word, seconds=round(seconds, 1),
                          error=f"{getattr(error, 'ename', type(error).__name__)}: "
                                f"{getattr(error, 'evalue', error)}")
-            report.update(status="failed", failed=name)
-            status = 1
-            print(describe_failure(name, source, CHAPTERS / f"{name}.ipynb", error, log),
+            report.update(status=word, failed=name)
+            status = 130 if interrupted else 1
+            print(describe_failure(name, source, partial, error, profile, log),
                   file=sys.stderr, flush=True)
-            if isinstance(error, KeyboardInterrupt):
-                status = 130
             break
         seconds = time.perf_counter() - start
         entry.update(status="ok", seconds=round(seconds, 1))

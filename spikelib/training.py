@@ -2,24 +2,31 @@
 
 Adam with epsilon inside the square root, a separate learning rate (and
 Adam state) for the pulse times, reshuffling every epoch, and the model
-with the lowest validation error is the one tested.
+with the lowest validation error is the one tested.  Training stops after
+`budget.epochs`, or earlier when the validation error stalls (`Budget`).
+The state after every epoch (`TrainingState`) can be saved and restored,
+so a run killed in epoch k resumes from epoch k - 1 with the same result.
 
 Speed: the inputs are fed as events (each example's non-silent inputs,
 sorted once, see `spikelib.events`), and training runs a whole chunk of
-batches per call of one XLA-compiled loop.  Evaluation, too, runs a
-compiled loop, over small slices of a fixed-size padded batch, so each
-function compiles once per event width and the intermediates of a slice
-stay in the CPU cache.  `fit` sorts the validation and test sets once.
+batches per call of one XLA-compiled loop; the leftover partial batch of
+an epoch is padded to a full one with zero weights, so a run compiles its
+training step once.  Evaluation, too, runs a compiled loop, over small
+slices of a fixed-size padded batch, so each model compiles it once per
+event width (the validation and test sets share one width) and the
+intermediates of a slice stay in the CPU cache.
 """
 
+import dataclasses
 import math
 import time
+import weakref
 
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from spikelib.events import Events, to_events
+from spikelib.events import Events, event_width, to_events
 from spikelib.loss import reconstruction_error, training_loss
 from spikelib.optimizer import ReferenceAdam
 
@@ -37,16 +44,28 @@ def _forward_events(model, times, rows):
     return model.reconstruction(model.hidden(times, input_rows=rows, sorted_inputs=True))
 
 
-def _embed_events(model, times, rows):
-    return model.hidden(times, input_rows=rows, sorted_inputs=True)
+def _spike_times_events(model, times, rows):
+    """Hidden and output spike times side by side, (batch, n_hidden + n_out)."""
+    hidden = model.hidden(times, input_rows=rows, sorted_inputs=True)
+    return tf.concat([hidden, model.reconstruction(hidden)], axis=-1)
 
 
-def _errors_events(model, times, rows, clean_times, latency):
-    return reconstruction_error(_forward_events(model, times, rows), clean_times, latency)
+# One compiled evaluation loop per model (a function shared by every model
+# would be retraced for each, and TensorFlow warns about that).
+_compiled_loops = weakref.WeakKeyDictionary()
 
 
-@tf.function(jit_compile=True)
 def _evaluation_loop(step_function, model, arrays, extra):
+    """`_loop` compiled once for `model` (and retraced only for a new shape)."""
+    loops = _compiled_loops.setdefault(model, {})
+    if step_function not in loops:
+        loops[step_function] = tf.function(
+            lambda arrays, extra: _loop(step_function, model, arrays, extra),
+            jit_compile=True, reduce_retracing=True)
+    return loops[step_function](arrays, extra)
+
+
+def _loop(step_function, model, arrays, extra):
     """`step_function(model, times, rows, *extra)` over the leading axis of
     (steps, step, ...) `arrays` = (times, rows, ...), in one compiled loop."""
     times, rows, *per_example = arrays
@@ -71,14 +90,15 @@ def _pad(array, size):
 def _batched(step_function, model, inputs, batch_size, per_example=(), extra=()):
     """`step_function` over padded batches of `inputs` (times or `Events`), concatenated.
 
-    Each call of the compiled loop takes `batch_size` examples (fewer if
-    there are fewer) in slices of EVALUATION_STEP; the last call is padded.
+    Each call of the compiled loop takes `batch_size` examples (rounded to
+    whole slices of EVALUATION_STEP), padded when fewer are left: every call
+    has one shape per event width, so a model compiles it once.
     """
     if len(inputs) == 0:
         return None
     events = inputs if isinstance(inputs, Events) else to_events(inputs)
-    step = min(EVALUATION_STEP, len(events))
-    size = max(step, min(batch_size, len(events)) // step * step)
+    step = EVALUATION_STEP
+    size = max(step, batch_size // step * step)
     results = []
     for start in range(0, len(events), size):
         stop = min(start + size, len(events))
@@ -89,25 +109,40 @@ def _batched(step_function, model, inputs, batch_size, per_example=(), extra=())
     return np.concatenate(results)
 
 
+def spike_times_of(model, inputs, batch_size=EVALUATION_BATCH):
+    """(hidden, output) spike times of `model` for encoded `inputs` (times or `Events`).
+
+    Evaluation, prediction and embedding share this one compiled function.
+    """
+    both = _batched(_spike_times_events, model, inputs, batch_size)
+    units = model.hidden.units
+    if both is None:
+        return np.zeros((0, units), np.float32), np.zeros((0, model.reconstruction.units),
+                                                         np.float32)
+    return both[:, :units], both[:, units:]
+
+
 def evaluate(model, inputs, clean_times, latency, batch_size=EVALUATION_BATCH):
     """Per-example reconstruction error of `model` on encoded `inputs`, (n,).
 
     `inputs`: input spike times, or their `Events` (sorted once, e.g. for
     a data set evaluated after every epoch).
     """
-    errors = _batched(_errors_events, model, inputs, batch_size,
-                      per_example=(np.asarray(clean_times, np.float32),), extra=(float(latency),))
-    return np.zeros(0, np.float32) if errors is None else errors
+    _, outputs = spike_times_of(model, inputs, batch_size)
+    if len(outputs) == 0:
+        return np.zeros(0, np.float32)
+    return np.asarray(reconstruction_error(outputs, np.asarray(clean_times, np.float32),
+                                           float(latency)))
 
 
 def predict(model, inputs, batch_size=EVALUATION_BATCH):
     """Output spike times for encoded `inputs` (times or `Events`), (n, 784)."""
-    return _batched(_forward_events, model, inputs, batch_size)
+    return spike_times_of(model, inputs, batch_size)[1]
 
 
 def embed(model, inputs, batch_size=EVALUATION_BATCH):
     """Hidden-layer spike times (the embedding) for encoded `inputs` (times or `Events`)."""
-    return _batched(_embed_events, model, inputs, batch_size)
+    return spike_times_of(model, inputs, batch_size)[0]
 
 
 class Trainer:
@@ -116,29 +151,33 @@ class Trainer:
     def __init__(self, model, config):
         self.model = model
         self.latency = float(config.latency)
-        self.batch_size = config.batch_size
-        self.weights_optimizer = ReferenceAdam(config.learning_rate)
-        self.pulses_optimizer = ReferenceAdam(config.learning_rate_pulses)
+        self.batch_size = config.optimizer.batch_size
+        self.weights_optimizer = ReferenceAdam(config.optimizer.learning_rate)
+        self.pulses_optimizer = ReferenceAdam(config.optimizer.learning_rate_pulses)
         self.weights_optimizer.build(model.weight_variables())
         self.pulses_optimizer.build(model.pulse_variables())
         self._chunk = tf.function(self._train_chunk, jit_compile=True)
         self._events_of = (None, None)
 
-    def _train_step(self, times, rows, clean_times):
-        """One Adam step on a batch of event inputs; per-example errors."""
+    def _train_step(self, times, rows, clean_times, example_weights):
+        """One Adam step on a batch of event inputs; weighted per-example errors.
+
+        `example_weights` (batch,) are 1, or 0 for the padding of a partial batch.
+        """
         weights, pulses = self.model.weight_variables(), self.model.pulse_variables()
         with tf.GradientTape() as tape:
             outputs = _forward_events(self.model, times, rows)
-            loss = training_loss(outputs, clean_times, self.latency)
+            loss = training_loss(outputs, clean_times, self.latency, example_weights)
         gradients = tape.gradient(loss, weights + pulses)
         self.weights_optimizer.apply(gradients[:len(weights)], weights)
         self.pulses_optimizer.apply(gradients[len(weights):], pulses)
-        return reconstruction_error(outputs, clean_times, self.latency)
+        return reconstruction_error(outputs, clean_times, self.latency) * example_weights
 
-    def _train_chunk(self, times, rows, clean_times, n_steps):
+    def _train_chunk(self, times, rows, clean_times, example_weights, n_steps):
         """The first `n_steps` batches of (steps, batch, ...) arrays; summed error."""
         def body(step, total):
-            errors = self._train_step(times[step], rows[step], clean_times[step])
+            errors = self._train_step(times[step], rows[step], clean_times[step],
+                                      example_weights[step])
             return step + 1, total + tf.reduce_sum(errors)
         _, total = tf.while_loop(lambda step, _: step < n_steps, body,
                                  (tf.constant(0), tf.constant(0.0)))
@@ -151,13 +190,22 @@ class Trainer:
         return self._events_of[1]
 
     def _chunks(self, order):
-        """Batches of `order` grouped into chunks: lists of index arrays of one size."""
+        """Batches of `order` in chunks of (steps, batch) indices, with example weights.
+
+        Every chunk has one shape, so the loop compiles once: a short chunk
+        is padded with batches it does not run, a partial last batch with
+        examples of weight 0.
+        """
         steps = max(1, CHUNK_EXAMPLES // self.batch_size)
         full = len(order) // self.batch_size * self.batch_size
         batches = order[:full].reshape(-1, self.batch_size)
-        chunks = [batches[i:i + steps] for i in range(0, len(batches), steps)]
+        chunks = [(batches[i:i + steps], np.ones((steps, self.batch_size), np.float32))
+                  for i in range(0, len(batches), steps)]
         if full < len(order):
-            chunks.append(order[None, full:])
+            rest = order[full:]
+            weights = np.zeros((steps, self.batch_size), np.float32)
+            weights[0, :len(rest)] = 1.0
+            chunks.append((_pad(rest, self.batch_size)[None], weights))
         return chunks, steps
 
     def train_epoch(self, inputs, clean_times, rng, progress=None):
@@ -166,29 +214,83 @@ class Trainer:
         order = rng.permutation(len(inputs))
         chunks, steps = self._chunks(order)
         total, count = 0.0, 0
-        for chunk in chunks:
-            padded = _pad(chunk, steps if chunk.shape[1] == self.batch_size else 1)
+        for chunk, weights in chunks:
+            padded = _pad(chunk, steps)
             total += float(self._chunk(events.times[padded], events.rows[padded],
-                                       clean_times[padded], tf.constant(len(chunk))))
-            count += chunk.size
+                                       clean_times[padded], weights, tf.constant(len(chunk))))
+            examples = int(weights.sum())
+            count += examples
             if progress is not None:
-                progress.update(chunk.size)
+                progress.update(examples)
         return total / max(count, 1)
 
+    def optimizer_state(self):
+        """Both optimizers' variables as arrays (for a checkpoint)."""
+        return [[v.numpy() for v in optimizer.variables]
+                for optimizer in (self.weights_optimizer, self.pulses_optimizer)]
 
-def fit(model, config, data, progress=True, on_epoch=None):
-    """Train for `config.epochs` epochs; keep the best-validation weights.
+    def restore_optimizer_state(self, state):
+        for optimizer, values in zip((self.weights_optimizer, self.pulses_optimizer), state):
+            for variable, value in zip(optimizer.variables, values):
+                variable.assign(value)
 
-    `data` is a `PreparedData`.  Returns the per-epoch history (list of
-    dicts) with the model left holding the best weights.
+
+@dataclasses.dataclass
+class TrainingState:
+    """Everything `fit` needs to go on after a finished epoch."""
+
+    epoch: int
+    history: list
+    weights: list
+    optimizer_state: list
+    rng_state: dict
+    best_weights: list | None
+    best_error: float
+    since_improvement: int
+    stop_reason: str | None = None
+
+
+def _stop_reason(budget, epoch, since_improvement):
+    if budget.patience is not None and since_improvement >= budget.patience:
+        return "patience"
+    if epoch >= budget.epochs:
+        return "max_epochs"
+    return None
+
+
+def evaluation_events(data):
+    """Validation and test events of one width (one compiled evaluation per model)."""
+    counts = [np.isfinite(x).sum(axis=1) for x in (data.validation_inputs, data.test_inputs)]
+    width = min(event_width(np.concatenate(counts)), data.test_inputs.shape[1])
+    return to_events(data.validation_inputs, width), to_events(data.test_inputs, width)
+
+
+def fit(model, config, data, progress=True, on_epoch=None, state=None):
+    """Train as `config.budget` says; keep the best-validation weights.
+
+    `data` is a `PreparedData`.  `on_epoch(state)` is called with the
+    `TrainingState` after every epoch (e.g. to checkpoint it); `state`
+    resumes from such a checkpoint.  Returns (history, stop reason), the
+    history a list of per-epoch dicts, with the model left holding the
+    best weights.
     """
+    budget = config.budget
     trainer = Trainer(model, config)
     rng = np.random.default_rng(config.seed)
-    validation_events, test_events = to_events(data.validation_inputs), to_events(data.test_inputs)
-    history, best, best_error = [], None, math.inf
-    for epoch in range(1, config.epochs + 1):
+    history, best, best_error, since_improvement, first = [], None, math.inf, 0, 1
+    reason = None
+    if state is not None:
+        for variable, value in zip(model.weights, state.weights):
+            variable.assign(value)
+        trainer.restore_optimizer_state(state.optimizer_state)
+        rng.bit_generator.state = state.rng_state
+        history, best, best_error = list(state.history), state.best_weights, state.best_error
+        since_improvement, first, reason = state.since_improvement, state.epoch + 1, state.stop_reason
+    validation_events, test_events = evaluation_events(data)
+    epoch = first
+    while reason is None:
         started = time.perf_counter()
-        with tqdm(total=len(data.train_inputs), desc=f"epoch {epoch}/{config.epochs}",
+        with tqdm(total=len(data.train_inputs), desc=f"epoch {epoch}/{budget.epochs}",
                   unit="ex", disable=not progress, leave=False) as bar:
             train_error = trainer.train_epoch(data.train_inputs, data.train_clean, rng, bar)
         train_seconds = time.perf_counter() - started
@@ -201,16 +303,22 @@ def fit(model, config, data, progress=True, on_epoch=None):
                       test_mse=test, train_seconds=train_seconds,
                       evaluation_seconds=evaluation_seconds,
                       train_examples_per_second=len(data.train_inputs) / train_seconds)
-        history.append(record)
+        since_improvement = (0 if validation < best_error * (1.0 - budget.min_delta)
+                             else since_improvement + 1)
         if validation < best_error:
             best_error, best = validation, [w.numpy() for w in model.weights]
             record["best"] = True
+        history.append(record)
+        reason = _stop_reason(budget, epoch, since_improvement)
         if progress:
             tqdm.write(f"epoch {epoch}: train {train_error:.5f}  validation {validation:.5f}"
                        f"  test {test:.5f}  ({record['train_examples_per_second']:.0f} ex/s)")
         if on_epoch is not None:
-            on_epoch(record)
+            on_epoch(TrainingState(epoch, history, [w.numpy() for w in model.weights],
+                                   trainer.optimizer_state(), rng.bit_generator.state, best,
+                                   best_error, since_improvement, reason))
+        epoch += 1
     if best is not None:
         for variable, value in zip(model.weights, best):
             variable.assign(value)
-    return history
+    return history, reason

@@ -19,7 +19,8 @@ def test_grid_has_one_row_per_noise_latency_size():
 
 def test_readme_row_is_batch_seven():
     config = paper_config(0.0, 1, 32)
-    assert config.batch_size == 7 and config.n_hidden == 32 and config.latency == 1.0
+    assert config.optimizer.batch_size == 7 and config.network.n_hidden == 32
+    assert config.latency == 1.0
 
 
 @pytest.mark.parametrize("noise, latency, hidden", [(0.1, 1, 32), (0.0, 3, 32), (0.0, 1, 64)])
@@ -30,7 +31,7 @@ def test_unknown_grid_row_is_a_clear_error(noise, latency, hidden):
 
 def test_json_round_trip_and_digest():
     config = paper_config(0.4, 8, 16, epochs=3, dataset="fmnist")
-    assert config.dataset == "fashion_mnist"
+    assert config.data.dataset == "fashion_mnist"
     again = RunConfig.from_dict(json.loads(config.to_json()))
     assert again == config and again.digest() == config.digest()
     assert config.replace(seed=1).digest() != config.digest()
@@ -50,9 +51,29 @@ def test_profiles_change_budget_not_method():
     row = paper_config(0.0, 16, 8)
     for profile in PROFILES.values():
         config = profile.config("mnist", noise=0.0, latency=16, n_hidden=8)
-        for field in ("learning_rate", "decay_rate", "threshold", "batch_size", "n_pulses",
-                      "clip_derivative", "penalty_no_spike"):
-            assert getattr(config, field) == getattr(row, field)
-        assert config.epochs == profile.epochs
+        assert (config.neuron, config.network, config.optimizer) == (
+            row.neuron, row.network, row.optimizer)
+        assert config.budget.epochs == profile.epochs
     with pytest.raises(ValueError, match="unknown profile"):
         get_profile("huge")
+
+
+def test_groups_say_what_a_run_is():
+    config = paper_config(0.0, 16, 8)
+    assert set(config.to_dict()) == {"latency", "seed", "neuron", "network", "optimizer", "data",
+                                     "budget"}
+    assert config.neuron.decay_rate > 0 and config.network.n_pulses >= 1
+    flat = config.flat()
+    assert RunConfig.from_flat(**flat) == config
+    assert config.replace(batch_size=3).optimizer.batch_size == 3
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(patience=0), "patience"), (dict(min_delta=1.0), "min_delta"),
+    (dict(n_pulses=0), "n_pulses"), (dict(learning_rate_pulses=-1.0), "learning_rate_pulses"),
+    (dict(train_examples=-1), "train_examples"), (dict(train_examples=0), "train_examples"),
+    (dict(nonnegative_weights="ture"), "nonnegative_weights"),
+])
+def test_budget_and_group_fields_are_validated(change, message):
+    with pytest.raises(ValueError, match=message):
+        paper_config(0.0, 1, 32).replace(**change)

@@ -1,0 +1,56 @@
+"""What a plan of runs costs: training examples, and wall time from measured throughput.
+
+Throughput is per single-threaded worker (one core), measured on the
+project's 2-core machine with `make bench`-style runs of full epochs; it
+depends mostly on the embedding size (the hidden layer's inputs are the
+784 pixels, the output layer's the hidden spikes) and, for small batches,
+on the batch size.  Early stopping can only make a run shorter, so the
+estimate is an upper bound.
+"""
+
+import heapq
+
+from spikelib.runs import Run
+
+# Training examples per second of one single-threaded worker, by embedding
+# size, at the tuned batch sizes (measured; README row: batch 7).
+TRAIN_RATE = {8: 5000.0, 16: 3600.0, 32: 2300.0, 64: 1300.0}
+# Evaluation examples per second of one single-threaded worker.
+EVALUATION_RATE = {8: 9000.0, 16: 6000.0, 32: 3500.0, 64: 2000.0}
+# The conventional autoencoder trains far faster (a dense 784-n-784 network).
+ANN_TRAIN_RATE = 40000.0
+# Seconds a run spends before training: process start-up, data, compiling.
+STARTUP_SECONDS = 8.0
+
+
+def _rate(table, n_hidden):
+    sizes = sorted(table)
+    size = next((s for s in sizes if s >= n_hidden), sizes[-1])
+    return table[size] * size / max(n_hidden, size) if n_hidden > sizes[-1] else table[size]
+
+
+def run_seconds(run: Run):
+    """Upper bound on one run's seconds on one single-threaded worker."""
+    epochs = run.config.budget.epochs
+    if run.kind == "ann":
+        return STARTUP_SECONDS + run.training_examples() / ANN_TRAIN_RATE
+    n_hidden = run.config.network.n_hidden
+    evaluation = run.examples("validation") + run.examples("test")
+    return (STARTUP_SECONDS + run.training_examples() / _rate(TRAIN_RATE, n_hidden)
+            + epochs * evaluation / _rate(EVALUATION_RATE, n_hidden))
+
+
+def wall_seconds(runs, workers):
+    """Makespan of `runs` on `workers` single-threaded workers, longest run first."""
+    finish = [0.0] * max(1, workers)
+    for seconds in sorted((run_seconds(run) for run in runs), reverse=True):
+        heapq.heappush(finish, heapq.heappop(finish) + seconds)
+    return max(finish)
+
+
+def duration(seconds):
+    """Seconds as h:mm:ss (or d days h:mm:ss)."""
+    seconds = int(round(seconds))
+    days, seconds = divmod(seconds, 86400)
+    text = f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return f"{days} d {text}" if days else text

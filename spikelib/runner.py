@@ -1,0 +1,184 @@
+"""Execute a plan of runs on Dask distributed, resumably.
+
+`run_plan(runs, root)` submits every unfinished run to a Dask cluster:
+an embedded `LocalCluster` on this machine by default, or any running
+cluster given by address (`dask scheduler` / `dask worker`, Kubernetes,
+Slurm through dask-jobqueue).  Each task (`execute`) trains one run on a
+worker, checkpoints it after every epoch, publishes it atomically in the
+results folder (which every worker must see: `SPIKELIB_RESULTS`) and
+returns its results dict, never a model.  Longest runs go first; a failed
+run is retried, also when its worker is lost; a run that keeps failing is
+reported with its config and error while the others go on.
+"""
+
+import dataclasses
+import os
+import socket
+import time
+import traceback
+
+from tqdm.auto import tqdm
+
+from spikelib.store import Store, check_writable
+
+# Defaults of the embedded cluster, chosen by measurement on a 2-core
+# machine (see the README): one single-threaded worker per core.
+THREADS_PER_WORKER = 1
+# Retries of a failed run before it is reported (a lost worker counts too).
+RETRIES = 2
+# Seconds between progress updates (finished runs and checkpointed epochs).
+POLL_SECONDS = 2.0
+_configured = {}
+
+
+def configure_threads(threads):
+    """Size TensorFlow's thread pools to this process's share of the cores (once)."""
+    if _configured:
+        return _configured["threads"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # the runtime already started in this process
+        pass
+    _configured["threads"] = threads
+    return threads
+
+
+def _worker_identity():
+    try:
+        from distributed import get_worker
+        worker = get_worker()
+        return worker.address, worker.state.nthreads
+    except (ImportError, ValueError):
+        return f"local-{os.getpid()}", os.cpu_count() or 1
+
+
+def execute(run, root):
+    """Train `run` into the results folder `root` unless it is there; its results dict.
+
+    Resumes from the run's last checkpoint.  Runs on a Dask worker (or in
+    this process): the results folder must be writable from here.
+    """
+    address, threads = _worker_identity()
+    configure_threads(threads)
+    store = Store(root)
+    if store.is_done(run):
+        return store.results(run)
+    check_writable(root)
+    from spikelib.experiment import (prepare_data, train_and_test,
+                                     train_and_test_conventional)
+    data = prepare_data(run.config)
+    if run.kind == "sae":
+        state = store.load_checkpoint(run)
+        model, results = train_and_test(
+            run.config, data, progress=False, state=state,
+            on_epoch=lambda new_state: store.save_checkpoint(run, new_state))
+        results["resumed_from_epoch"] = state.epoch if state is not None else 0
+    else:
+        model, results = train_and_test_conventional(run.config, data)
+    results.update(key=run.key, worker=address, host=socket.gethostname(), pid=os.getpid(),
+                   threads=threads)
+    return store.write(run, results, model)
+
+
+@dataclasses.dataclass
+class Summary:
+    """What a call of `run_plan` did."""
+
+    planned: int
+    already_done: int
+    finished: list
+    failed: dict  # run key -> (run, error text)
+    seconds: float
+
+    @property
+    def ok(self):
+        return not self.failed
+
+    def report(self):
+        lines = [f"runs: {self.planned} planned, {self.already_done} already done, "
+                 f"{len(self.finished)} trained now, {len(self.failed)} failed, "
+                 f"{self.seconds:.0f} s"]
+        for run, error in self.failed.values():
+            lines.append(f"FAILED {run.label()} [{run.key}]\n  config: {run.config.to_json()}\n"
+                         f"  error: {error}")
+        return "\n".join(lines)
+
+
+def _client(scheduler, workers, threads_per_worker):
+    """A Dask client: of the cluster at `scheduler`, or of a new LocalCluster."""
+    from distributed import Client, LocalCluster
+    scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if scheduler:
+        return Client(scheduler), None
+    threads = threads_per_worker or THREADS_PER_WORKER
+    workers = workers or max(1, (os.cpu_count() or 1) // threads)
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(threads),
+           "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1",
+           "SPIKELIB_RESULTS": os.environ.get("SPIKELIB_RESULTS", "")}
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
+                           dashboard_address=None, env=env, silence_logs=40)
+    return Client(cluster), cluster
+
+
+def _examples_done(store, run):
+    """Training examples of `run` done so far, from its latest checkpoint's name."""
+    epochs = [int(p.name.split("-")[1]) for p in store.checkpoint_folder(run).glob("epoch-*")
+              if (p / "COMPLETE").exists()]
+    return max(epochs, default=0) * run.examples("train")
+
+
+def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
+             retries=RETRIES, progress=True):
+    """Train every unfinished run of `runs` into `root` on Dask; returns a `Summary`."""
+    from distributed import wait
+    started = time.perf_counter()
+    store = Store(root)
+    todo = sorted((run for run in runs if not store.is_done(run)),
+                  key=lambda run: -run.training_examples())
+    summary = Summary(len(runs), len(runs) - len(todo), [], {}, 0.0)
+    if not todo:
+        summary.seconds = time.perf_counter() - started
+        return summary
+    check_writable(root)
+    client, cluster = _client(scheduler, workers, threads_per_worker)
+    try:
+        futures = {client.submit(execute, run, str(root), key=f"train-{run.key}", pure=False,
+                                 retries=retries, priority=run.training_examples()): run
+                   for run in todo}
+        total = sum(run.training_examples() for run in todo)
+        bar = tqdm(total=total, unit="ex", unit_scale=True, disable=not progress,
+                   desc=f"{len(todo)} runs", dynamic_ncols=True)
+        pending = set(futures)
+        with bar:
+            while pending:
+                try:
+                    wait(pending, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    pass
+                done = {future for future in pending if future.done()}
+                pending -= done
+                for future in done:
+                    run = futures[future]
+                    if future.status == "finished":
+                        summary.finished.append(future.result())
+                    else:
+                        error = future.exception()
+                        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+                        summary.failed[run.key] = (run, text)
+                        bar.write(f"run failed: {run.label()}: {text}")
+                finished = [futures[f] for f in futures if f not in pending]
+                examples = sum(run.training_examples() for run in finished) + sum(
+                    _examples_done(store, futures[f]) for f in pending)
+                bar.n = min(examples, total)
+                bar.set_description(f"{len(finished)}/{len(todo)} runs"
+                                    + (f", {len(summary.failed)} failed" if summary.failed else ""))
+                bar.refresh()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,81 @@
+"""A `Run`: one training the book needs, named by one key.
+
+A run is its kind (the spiking autoencoder, "sae", or the conventional
+autoencoder matched to it, "ann") plus its `RunConfig`.  Its key joins the
+kind, the config digest and the digest of the code that determines trained
+results (`code_digest`): rewording a caption, a table or a plot keeps every
+key, changing the neuron or the optimiser changes all of them.
+"""
+
+import dataclasses
+import functools
+import hashlib
+from pathlib import Path
+
+from spikelib.config import RunConfig
+
+KINDS = {"sae": "spiking autoencoder", "ann": "conventional autoencoder"}
+# The modules whose code determines a trained run's numbers.  Plotting,
+# claims, sections' tables, the runner and the notebooks are not among them.
+TRAINING_CODE = ("autoencoder", "baselines", "config", "data", "encoding", "events",
+                 "experiment", "lambertw", "layer", "loss", "neuron", "optimizer", "pulses",
+                 "training")
+# Split sizes when a config says None (the whole split).
+SPLIT_SIZES = {"train": 54000, "validation": 6000, "test": 10000}
+
+
+@functools.cache
+def code_digest(package=None):
+    """Short hash of the modules in TRAINING_CODE (of `package`, default spikelib's folder)."""
+    package = Path(package) if package else Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in TRAINING_CODE:
+        digest.update(name.encode() + (package / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:8]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training: its kind and its config."""
+
+    kind: str
+    config: RunConfig
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"run kind must be one of {sorted(KINDS)}, got {self.kind!r}")
+
+    @property
+    def key(self):
+        return f"{self.kind}-{self.config.digest()}-{code_digest()}"
+
+    def examples(self, split="train"):
+        """Examples of `split` the run uses."""
+        count = getattr(self.config.data, f"{split}_examples")
+        return SPLIT_SIZES[split] if count is None else count
+
+    def training_examples(self):
+        """Training examples in all at the full budget (epochs x training split)."""
+        return self.config.budget.epochs * self.examples("train")
+
+    def label(self):
+        """A short human-readable name: kind, data set, grid row, seed."""
+        c = self.config
+        tail = ", no inhibition" if c.network.nonnegative_weights else ""
+        return (f"{self.kind} {c.data.dataset} (noise {c.data.noise:g}, latency {c.latency:g}, "
+                f"hidden {c.network.n_hidden}{tail}) seed {c.seed}")
+
+    def to_dict(self):
+        return dict(kind=self.kind, config=self.config.to_dict())
+
+    @classmethod
+    def from_dict(cls, values):
+        return cls(values["kind"], RunConfig.from_dict(values["config"]))
+
+
+def unique(runs):
+    """`runs` with duplicates (same key) merged, first occurrence kept."""
+    seen = {}
+    for run in runs:
+        seen.setdefault(run.key, run)
+    return list(seen.values())

@@ -1,0 +1,179 @@
+"""Runs, the plan, the store and resumable training: the guarantees the runner relies on."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikelib.config import paper_config
+from spikelib.experiment import health, prepare_data, train_and_test
+from spikelib.runs import TRAINING_CODE, Run, code_digest, unique
+from spikelib.store import MARKER, Store
+
+PACKAGE = Path(__file__).resolve().parent.parent / "spikelib"
+
+
+def _tiny(**changes):
+    budget = dict(epochs=3, train_examples=300, validation_examples=100, test_examples=100)
+    return paper_config(0.0, 1, 8, **{**budget, **changes})
+
+
+def _without_timing(history):
+    return [{k: v for k, v in record.items() if "seconds" not in k and "per_second" not in k}
+            for record in history]
+
+
+def test_unique_merges_runs_with_one_key():
+    a, b = Run("sae", _tiny()), Run("sae", _tiny(seed=1))
+    merged = unique([a, b, Run("sae", _tiny()), Run("ann", _tiny())])
+    assert [run.key for run in merged] == [a.key, b.key, Run("ann", _tiny()).key]
+
+
+def test_every_profile_plan_has_one_run_per_key():
+    from spikelib.sections import plan
+    for profile in ("ci", "quick", "paper"):
+        runs = plan(profile)
+        assert runs and len({run.key for run in runs}) == len(runs)
+
+
+def _package_copy(tmp_path):
+    copy = tmp_path / "spikelib"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_code_digest_ignores_plotting_claims_and_sections(tmp_path):
+    copy = _package_copy(tmp_path)
+    before = code_digest(copy)
+    for name in ("plotting.py", "claims.py", "runner.py", "sections/__init__.py"):
+        with open(copy / name, "a") as handle:
+            handle.write("\n# a reworded caption\n")
+    code_digest.cache_clear()
+    assert code_digest(copy) == before
+    with open(copy / "neuron.py", "a") as handle:
+        handle.write("\nCHANGED = 1\n")
+    code_digest.cache_clear()
+    assert code_digest(copy) != before
+    assert {"neuron", "training", "config", "baselines"} <= set(TRAINING_CODE)
+
+
+class _Model:
+    """Stands in for a Keras model: save_weights writes a file."""
+
+    def __init__(self, payload="weights"):
+        self.payload = payload
+
+    def save_weights(self, path):
+        Path(path).write_text(self.payload)
+
+
+def test_a_folder_without_its_marker_is_never_read(tmp_path):
+    store, run = Store(tmp_path), Run("sae", _tiny())
+    folder = store.folder(run)
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text('{"test_mse": 0.5')  # half-written
+    assert not store.is_done(run)
+    with pytest.raises(FileNotFoundError, match="not finished"):
+        store.results(run)
+    store.write(run, {"test_mse": 0.1}, _Model())
+    assert store.is_done(run) and store.results(run) == {"test_mse": 0.1}
+    assert not list(folder.parent.glob(".tmp-*"))
+
+
+def test_two_writers_racing_on_one_key_leave_one_intact_copy(tmp_path):
+    store, run = Store(tmp_path), Run("sae", _tiny())
+    store.write(run, {"test_mse": 0.1, "writer": 1}, _Model("first"))
+    store.write(run, {"test_mse": 0.1, "writer": 2}, _Model("second"))
+    assert store.results(run)["writer"] == 1
+    assert (store.folder(run) / "model.weights.h5").read_text() == "first"
+    assert not list(store.folder(run).parent.glob(".tmp-*"))
+
+
+def test_results_with_nan_are_refused(tmp_path):
+    store, run = Store(tmp_path), Run("sae", _tiny())
+    with pytest.raises(ValueError):
+        store.write(run, {"test_mse": float("nan")}, _Model())
+    assert not store.is_done(run)
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_resume_from_a_checkpoint_gives_the_uninterrupted_run(tmp_path):
+    config = _tiny()
+    data = prepare_data(config)
+    reference_model, reference = train_and_test(config, data, progress=False)
+
+    store, run = Store(tmp_path), Run("sae", config)
+
+    def save_then_die(state):
+        store.save_checkpoint(run, state)
+        if state.epoch == 2:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        train_and_test(config, data, progress=False, on_epoch=save_then_die)
+    state = store.load_checkpoint(run)
+    assert state.epoch == 2 and [p.name for p in store.checkpoint_folder(run).iterdir()] == [
+        "epoch-0002"]
+    model, resumed = train_and_test(config, data, progress=False, state=state)
+    assert _without_timing(resumed["history"]) == _without_timing(reference["history"])
+    assert resumed["test_mse"] == reference["test_mse"]
+    for mine, theirs in zip(model.weights, reference_model.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def test_early_stopping_records_where_and_why():
+    config = _tiny(epochs=5, patience=1, min_delta=0.9)
+    _, results = train_and_test(config, progress=False)
+    assert results["epochs_run"] == 2 and results["stop_reason"] == "patience"
+    _, full = train_and_test(_tiny(epochs=2), progress=False)
+    assert full["epochs_run"] == 2 and full["stop_reason"] == "max_epochs"
+
+
+def test_an_epoch_with_a_partial_batch_compiles_the_training_step_once():
+    from spikelib.autoencoder import SpikingAutoencoder
+    from spikelib.training import Trainer
+    config = _tiny()
+    assert config.data.train_examples % config.optimizer.batch_size != 0
+    data = prepare_data(config)
+    trainer = Trainer(SpikingAutoencoder.from_run_config(config), config)
+    trainer.train_epoch(data.train_inputs, data.train_clean, np.random.default_rng(0))
+    assert trainer._chunk.experimental_get_tracing_count() == 1
+
+
+def test_padding_a_partial_batch_does_not_change_its_loss():
+    from spikelib.loss import training_loss
+    rng = np.random.default_rng(0)
+    outputs = rng.uniform(1, 2, (5, 784)).astype(np.float32)
+    clean = rng.uniform(0, 1, (5, 784)).astype(np.float32)
+    padded = np.concatenate([outputs, outputs[-1:].repeat(2, 0)])
+    clean_padded = np.concatenate([clean, clean[-1:].repeat(2, 0)])
+    weights = np.array([1, 1, 1, 1, 1, 0, 0], np.float32)
+    expected = np.mean(0.5 * np.sum((outputs - 1.0 - clean) ** 2, axis=1))
+    assert float(training_loss(padded, clean_padded, 1.0, weights)) == pytest.approx(expected,
+                                                                                      rel=1e-6)
+
+
+def test_health_flags_dead_and_input_blind_networks():
+    fired = np.array([[0.5, 1.0], [0.7, 1.2]])
+    assert health(fired, fired)["health"] == "ok"
+    assert health(fired, np.full((2, 2), np.inf))["health"] == "dead"
+    silent_hidden = np.full((2, 2), np.inf)
+    assert health(silent_hidden, fired)["health"] == "input_blind"
+    constant = np.array([[0.5, 1.0], [0.5, 1.0]])
+    result = health(constant, fired)
+    assert result["health"] == "input_blind" and result["silent_hidden_share"] == 0.0
+    half = np.array([[0.5, np.inf], [0.7, np.inf]])
+    assert health(half, fired)["silent_hidden_share"] == 0.5
+
+
+def test_an_unwritable_results_folder_is_a_clear_error(tmp_path):
+    from spikelib.store import check_writable
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(PermissionError, match="SPIKELIB_RESULTS"):
+        check_writable(blocker / "results")
