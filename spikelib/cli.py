@@ -11,8 +11,10 @@ of a profile's plan on Dask (an embedded LocalCluster, or the cluster at
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
+import types
 import typing
 from pathlib import Path
 
@@ -21,57 +23,122 @@ from spikelib.config import FIELD_GROUPS, GROUPS, paper_config, paper_grid
 _GRID_KEYS = {"noise", "latency", "n_hidden"}
 
 
+def _boolean(text):
+    """Strict booleans: true/false, yes/no, 1/0 (any case); anything else is an error."""
+    value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    try:
+        return value[text.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}") from None
+
+
+def _number(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _positive(text):
+    value = _number(int)(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def _field_type(field):
     kind = typing.get_type_hints(GROUPS[FIELD_GROUPS[field.name]])[field.name]
     if kind is bool:
-        return lambda text: text.lower() in ("1", "true", "yes")
-    if typing.get_origin(kind) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return int
-    return kind
+        return _boolean
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+    return _number(kind) if kind in (int, float) else kind
 
 
 def _parser():
     parser = argparse.ArgumentParser(prog="spikelib", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train and test one spiking autoencoder")
-    train.add_argument("--noise", type=float, default=0.0)
-    train.add_argument("--latency", type=float, default=1.0)
-    train.add_argument("--hidden", type=int, default=32, dest="n_hidden")
-    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--noise", type=_number(float), default=0.0)
+    train.add_argument("--latency", type=_number(float), default=1.0)
+    train.add_argument("--hidden", type=_number(int), default=32, dest="n_hidden")
+    train.add_argument("--seed", type=_number(int), default=None)
     for group in GROUPS.values():
         for field in dataclasses.fields(group):
             if field.name not in _GRID_KEYS:
                 train.add_argument("--" + field.name.replace("_", "-"), dest=field.name,
                                    type=_field_type(field), default=None)
     train.add_argument("--out", type=Path, default=None, help="results folder")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the results already in --out")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
     run = commands.add_parser("run", help="train every run of a profile's plan on Dask")
     run.add_argument("--profile", default="quick", help="ci, quick or paper (default quick)")
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="a running Dask scheduler, e.g. tcp://host:8786 "
                           "(default: $DASK_SCHEDULER_ADDRESS, else an embedded LocalCluster)")
-    run.add_argument("--workers", type=int, default=None,
+    run.add_argument("--workers", type=_positive, default=None,
                      help="workers of the embedded cluster (default: one per core)")
-    run.add_argument("--threads-per-worker", type=int, default=None,
+    run.add_argument("--threads-per-worker", type=_positive, default=None,
                      help="threads per worker of the embedded cluster (default 1)")
     run.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
     commands.add_parser("grid", help="print the tuned grid rows")
     return parser
 
 
+def _check_out(out, config, overwrite):
+    """Refuse, before any training, an --out that is a file or holds another run."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, expected a folder")
+    results = out / "results.json"
+    if results.exists() and not overwrite:
+        raise ValueError(f"--out {out} already holds a run ({results}); choose another folder "
+                         "or pass --overwrite")
+    parent = out.parent if not out.exists() else out
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"--out {out}: {parent} is not writable")
+
+
+def _publish(out, results, model, overwrite):
+    """Write the run into a temporary folder beside --out, then rename it into place."""
+    import shutil
+    import tempfile
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    (temporary / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False))
+    model.save_weights(temporary / "model.weights.h5")
+    if out.exists():
+        if not overwrite and (out / "results.json").exists():
+            shutil.rmtree(temporary)
+            raise ValueError(f"--out {out} was filled by another run while this one trained; "
+                             f"this run's results were not written")
+        shutil.rmtree(out)
+    os.rename(temporary, out)
+
+
 def _train(args):
-    from spikelib.experiment import train_and_test
     overrides = {name: value for name, value in vars(args).items()
                  if (name in FIELD_GROUPS or name == "seed") and name not in _GRID_KEYS
                  and value is not None}
     config = paper_config(args.noise, args.latency, args.n_hidden, **overrides)
+    out = args.out or Path("results") / "runs" / config.digest()
+    _check_out(out, config, args.overwrite)
+    from spikelib.experiment import train_and_test
     print(f"config {config.digest()}: {config.to_json()}", file=sys.stderr)
     model, results = train_and_test(config, progress=not args.quiet)
-    out = args.out or Path("results") / "runs" / config.digest()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    model.save_weights(out / "model.weights.h5")
+    _publish(out, results, model, args.overwrite)
     print(json.dumps({"test_mse": results["test_mse"], "best_epoch": results["best_epoch"],
+                      "epochs_run": results["epochs_run"], "health": results["health"],
                       "train_seconds": round(results["train_seconds"], 1),
                       "results": str(out / "results.json")}))
     return 0
@@ -117,8 +184,23 @@ def _run(args):
     return 0 if summary.ok else 1
 
 
+def _quiet_tensorflow():
+    """No TensorFlow/absl start-up lines on stderr (unless --verbose)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import logging
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        import absl.logging
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:
+        pass
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if not getattr(args, "verbose", False):
+        _quiet_tensorflow()
+    from spikelib.data import DataUnavailableError
     try:
         if args.command == "train":
             return _train(args)
@@ -126,7 +208,7 @@ def main(argv=None):
             return _run(args)
         for row in paper_grid():
             print(json.dumps(row))
-    except ValueError as error:
+    except (ValueError, DataUnavailableError) as error:
         print(f"spikelib: error: {error}", file=sys.stderr)
         return 2
     return 0

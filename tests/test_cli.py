@@ -1,30 +1,88 @@
-"""The command line: a tiny training run writes complete results."""
+"""The command line: a tiny training run writes complete results; bad input is refused early."""
 
 import json
 import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
 
 from spikelib.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--hidden", "8", "--epochs", "1", "--train-examples", "200",
+        "--validation-examples", "100", "--test-examples", "100", "--batch-size", "20"]
 
 
 def test_train_writes_results_and_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
-    status = main(["train", "--dataset", "fmnist", "--noise", "0.2", "--latency", "2",
-                   "--hidden", "8", "--epochs", "1", "--train-examples", "200",
-                   "--validation-examples", "100", "--test-examples", "100",
-                   "--batch-size", "20", "--seed", "3", "--out", str(out), "--quiet"])
+    status = main(["train", "--dataset", "fmnist", "--noise", "0.2", "--latency", "2", *TINY,
+                   "--seed", "3", "--out", str(out), "--quiet"])
     assert status == 0
     results = json.loads((out / "results.json").read_text())
     assert (out / "model.weights.h5").stat().st_size > 0
     config = results["config"]
-    assert config["dataset"] == "fashion_mnist" and config["batch_size"] == 20
-    assert config["noise"] == 0.2 and config["latency"] == 2.0 and config["n_hidden"] == 8
+    assert config["data"]["dataset"] == "fashion_mnist"
+    assert config["optimizer"]["batch_size"] == 20
+    assert config["data"]["noise"] == 0.2 and config["latency"] == 2.0
+    assert config["network"]["n_hidden"] == 8
     assert results["seed"] == 3 and len(results["history"]) == 1
     assert set(results["history"][0]) >= {"train_mse", "validation_mse", "test_mse"}
-    assert {"tensorflow", "keras", "numpy"} <= set(results["versions"])
+    assert {"tensorflow-cpu", "keras", "numpy"} <= set(results["versions"])
     assert math.isfinite(results["test_mse"]) and results["test_mse"] > 0.0
+    assert results["health"] in ("ok", "dead", "input_blind")
     assert json.loads(capsys.readouterr().out)["test_mse"] == results["test_mse"]
+    # A second run into the same folder is refused before it trains.
+    assert main(["train", "--noise", "0.2", "--latency", "2", *TINY, "--out", str(out)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
 
 
 def test_unknown_grid_row_exits_with_a_clear_message(capsys):
     assert main(["train", "--noise", "0.3", "--latency", "1", "--hidden", "32"]) == 2
     assert "no tuned grid row" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--train-examples", "-1"], "train_examples"),
+    (["--train-examples", "0"], "train_examples"),
+    (["--test-examples", "0"], "test_examples"),
+    (["--validation-examples", "0"], "validation_examples"),
+    (["--learning-rate-pulses", "-1"], "learning_rate_pulses"),
+    (["--n-pulses", "0"], "n_pulses"),
+    (["--nonnegative-weights", "ture"], "true or false"),
+    (["--epochs", "x"], "integer"),
+    (["--latency", "nan"], "finite"),
+    (["--patience", "0"], "patience"),
+])
+def test_invalid_values_are_one_line_errors_before_tensorflow_loads(arguments, message):
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "spikelib", "train", *arguments],
+                            capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert message in lines[-1] and "Traceback" not in result.stderr
+    assert not any("tensorflow" in line.lower() for line in lines[:-1])
+    assert time.perf_counter() - started < 5.0, "TensorFlow was imported before validation"
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("")
+    assert main(["train", *TINY, "--out", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_a_corrupt_data_cache_is_one_line_with_its_fix(tmp_path, capsys, monkeypatch):
+    from spikelib import experiment
+    monkeypatch.setenv("SPIKELIB_DATA", str(tmp_path))
+    (tmp_path / "mnist.npz").write_bytes(b"not a zip file")
+    experiment.prepare.cache_clear()
+    monkeypatch.setattr("spikelib.data._from_sources", lambda name: (_ for _ in ()).throw(
+        AssertionError("must not fall back silently")), raising=False)
+    status = main(["train", *TINY, "--out", str(tmp_path / "run"), "--quiet"])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and error[-1].startswith("spikelib: error:") and "corrupt" in error[-1]
