@@ -21,16 +21,26 @@ Two equivalent ways to get the A_k, B_k of every candidate k:
   previous interval already holds.
 
 Overflow: the formula is shift invariant, so A, B of a candidate can be
-taken relative to any origin.  The dense path uses each candidate's own
-time, M[b, j, i] = [t_i <= t_j] e^{K (t_i - t_j)}, so every exponent is
-<= 0 and inputs may lie arbitrarily far apart.  The sorted path uses the
-first (earliest) input of each block of _PREFIX_BLOCK = 16 sorted inputs
-as that block's origin, and carries the sums of earlier blocks over with
-factors e^{K (s_m - s_k)} <= 1.  Its remaining limit: the exponents
-K (t_i - s) within one block must stay below the dtype's log(max), i.e.
-16 consecutive (sorted) inputs of one example must not span more than
-~88/K in float32 (~709/K in float64), or the neuron is reported silent.
-(Image inputs lie in [0, 1]; pulses are single inputs.)
+taken relative to any origin; both formulations take them relative to the
+candidate's own time, A_k = sum_{i<=k} w_i e^{-K (t_k - t_i)}, so every
+exponent is <= 0 and the inputs may lie arbitrarily far apart (a term that
+underflows is below the dtype's resolution anyway).  The dense path has
+M[b, j, i] = [t_i <= t_j] e^{K (t_i - t_j)}.  The sorted path gets the
+same sums as a decayed prefix sum (a linear recurrence, A_k = A_{k-1}
+e^{-K (t_k - t_{k-1})} + w_k): within blocks of _PREFIX_BLOCK = 16 sorted
+inputs by log2(16) = 4 doubling steps, each term multiplied by the exact
+decay over the time between the two inputs; the blocks are then joined by
+one matrix product of each block's total with the decay from that block's
+last input to each later block's first.  No origin, block or product ever
+has a positive exponent, so no span of inputs, weight or zero weight can
+overflow (a zero weight times an overflowed exponential would be NaN).
+
+Arguments are checked at the boundary (`spikelib.validation`): shapes and
+dtypes always, values (NaN or -inf times, non-finite weights, unsorted
+`sorted_prefix` columns, row indices) where they are concrete, i.e. in
+eager code but not inside a compiled function (no cost per step).
+float16 and bfloat16 are refused: the closed form's exponentials and
+Lambert W need the range and precision of float32 or float64.
 
 The gradient is the reference implementation's (model spec §3, §7): exact
 local derivatives clipped to [-clip, clip], and for every example in which
@@ -45,11 +55,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from spikelib import validation
 from spikelib.lambertw import lambertw
 
 # Up to this many inputs the dense formulation is used.
 DENSE_LIMIT = 64
-# Block length of the prefix sums, computed as small triangular matrix products.
+# Block length of the decayed prefix sums (a power of 2: doubling steps within a block).
 _PREFIX_BLOCK = 16
 # Relative slack (in units of the dtype's epsilon) of the "potential reaches
 # theta" test: an exact touch (x = -1/e) must not depend on how exp rounds.
@@ -60,33 +71,46 @@ def _dtype_name(tensor):
     return keras.backend.standardize_dtype(tensor.dtype)
 
 
-def _block_prefix_sums(values, block_shift, decay_rate):
-    """Inclusive cumulative sum over axis 1 of (batch, n, c), blockwise rescaled.
+def _decayed_prefix_sums(values, clock, decay_rate):
+    """X[b, k] = sum_{i <= k} values[b, i] e^{-K (clock[b, k] - clock[b, i])}.
 
-    The values of block m (of _PREFIX_BLOCK inputs) are scaled relative to
-    the block's own origin s_m (an exp(-K s_m) factor); the sum seen by an
-    input of block k is re-expressed in block k's scale, so block m's total
-    enters with the factor exp(K (s_m - s_k)) <= 1 (origins ascend).
-    XLA's cumsum (and batched small matmuls) are slow on CPU: the sums
-    within blocks are one plain matrix product with a triangular matrix.
-    block_shift: (batch, blocks) origins, ascending.
+    values: (batch, n, c); clock: (batch, n) non-decreasing along axis 1.
+    Every factor is a decay e^{-K d} with d >= 0, so nothing overflows.
+    Within blocks of _PREFIX_BLOCK inputs, doubling steps: after the step
+    with offset o, X[k] holds the terms i in (k - 2o, k] and D[k] the decay
+    over that window (products of the decays between neighbours: one exp
+    per input).  Then block k gets the totals of the earlier blocks m, each
+    decayed from m's last input to k's first (one (blocks x blocks) matrix
+    product per example), decayed on to each input of k by its D.  XLA's
+    cumsum is slow on CPU; these are a few fused elementwise passes.
     """
     n, channels = values.shape[1], values.shape[2]
-    blocks = -(-n // _PREFIX_BLOCK)
-    padded = ops.pad(values, ((0, 0), (0, blocks * _PREFIX_BLOCK - n), (0, 0)))
-    padded = ops.transpose(ops.reshape(padded, (-1, blocks, _PREFIX_BLOCK, channels)), (0, 1, 3, 2))
-    within = ops.triu(ops.ones((_PREFIX_BLOCK, _PREFIX_BLOCK), values.dtype))
-    inner = ops.reshape(ops.matmul(ops.reshape(padded, (-1, _PREFIX_BLOCK)), within),
-                        (-1, blocks, channels, _PREFIX_BLOCK))
-    if blocks > 1:
-        totals = inner[:, :, :, -1]                                   # (batch, m, c)
-        gap = block_shift[:, None, :] - block_shift[:, :, None]       # s_m - s_k, (batch, k, m)
-        earlier = ops.arange(blocks)[None, :] < ops.arange(blocks)[:, None]
-        decay = ops.where(earlier[None], ops.exp(decay_rate * ops.minimum(gap, 0.0)), 0.0)
-        offsets = ops.matmul(decay, totals)                          # (batch, k, c)
-        inner = inner + offsets[:, :, :, None]
-    total = ops.transpose(inner, (0, 1, 3, 2))
-    return ops.reshape(total, (-1, blocks * _PREFIX_BLOCK, channels))[:, :n, :]
+    size = _PREFIX_BLOCK
+    blocks = -(-n // size)
+    missing = blocks * size - n
+    if missing:
+        values = ops.pad(values, ((0, 0), (0, missing), (0, 0)))
+        clock = ops.concatenate([clock, ops.repeat(clock[:, -1:], missing, axis=1)], axis=1)
+    sums = ops.reshape(values, (-1, blocks, size, channels))
+    time = ops.reshape(clock, (-1, blocks, size))
+    step = ops.exp(-decay_rate * (time[:, :, 1:] - time[:, :, :-1]))
+    decay = ops.pad(step, ((0, 0), (0, 0), (1, 0)), constant_values=1.0)
+    offset = 1
+    while offset < size:
+        earlier = ops.pad(sums[:, :, :-offset], ((0, 0), (0, 0), (offset, 0), (0, 0)))
+        sums = sums + decay[:, :, :, None] * earlier
+        decay = decay * ops.pad(decay[:, :, :-offset], ((0, 0), (0, 0), (offset, 0)),
+                                constant_values=1.0)
+        offset *= 2
+    if blocks > 1:                                   # decay: from each block's first input
+        first, last = time[:, :, 0], time[:, :, -1]
+        block_index = ops.arange(blocks, dtype="int32")
+        before = block_index[None, :] < block_index[:, None]                     # (k, m): m < k
+        gap = ops.maximum(first[:, :, None] - last[:, None, :], 0.0)             # (batch, k, m)
+        across = ops.where(before[None], ops.exp(-decay_rate * gap), 0.0)
+        carried = ops.matmul(across, sums[:, :, -1, :])                          # at k's first input
+        sums = sums + decay[:, :, :, None] * carried[:, :, None, :]
+    return ops.reshape(sums, (-1, blocks * size, channels))[:, :n, :]
 
 
 def _reaches_threshold(a, b, start, following, shift, decay_rate, threshold, slack):
@@ -222,7 +246,7 @@ def _dense_candidates(inputs, weights, decay_rate):
     later = ops.where(start[:, None, :] > start[:, :, None], start[:, None, :], math.inf)
     following = ops.min(later, axis=2)
     # Tied inputs are identical candidates (same A, B and interval): keep the last.
-    index = ops.arange(n)
+    index = ops.arange(n, dtype="int32")
     tied_later = ops.any((start[:, None, :] == start[:, :, None])
                          & (index[None, :] > index[:, None])[None], axis=2)
     return dict(origin=origin, relative=relative, start=start, shift=relative,
@@ -257,19 +281,6 @@ def _dense_spike_times(inputs, weights, decay_rate, threshold, clip, penalty):
     return _spike_times(inputs, weights)
 
 
-def _block_origins(relative, finite):
-    """Per input, the origin of its block of _PREFIX_BLOCK sorted inputs: the
-    block's first (earliest) input time, 0 for an all-silent block.
-    Returns ((batch, blocks), (batch, n))."""
-    n = relative.shape[1]
-    blocks = -(-n // _PREFIX_BLOCK)
-    first = relative[:, ::_PREFIX_BLOCK]
-    block_shift = ops.where(finite[:, ::_PREFIX_BLOCK], first, 0.0)
-    shift = ops.reshape(ops.repeat(block_shift[:, :, None], _PREFIX_BLOCK, axis=2),
-                        (-1, blocks * _PREFIX_BLOCK))[:, :n]
-    return block_shift, shift
-
-
 def _merge_order(inputs, sorted_prefix):
     """argsort of rows whose first `sorted_prefix` columns are already ascending.
 
@@ -298,10 +309,14 @@ def _merge_order(inputs, sorted_prefix):
 
 def _sorted_spike_times(inputs, input_rows, weights, decay_rate, threshold, clip, penalty,
                         sorted_prefix=0):
+    n = inputs.shape[1]
+
     @ops.custom_gradient
     def _spike_times(inputs, weights):
-        batch, n = ops.shape(inputs)
-        if sorted_prefix:
+        batch = ops.shape(inputs)[0]
+        if sorted_prefix >= n:
+            order = ops.broadcast_to(ops.arange(n, dtype="int32")[None, :], (batch, n))
+        elif sorted_prefix:
             order = _merge_order(inputs, sorted_prefix)
         else:
             order = ops.argsort(inputs, axis=1)
@@ -311,16 +326,18 @@ def _sorted_spike_times(inputs, input_rows, weights, decay_rate, threshold, clip
         finite = ops.isfinite(times)
         origin = ops.where(finite[:, :1], times[:, :1], 0.0)
         relative = ops.where(finite, times - origin, 0.0)
-        block_shift, shift = _block_origins(relative, finite)
-        growth = ops.where(finite, ops.exp(decay_rate * (relative - shift)), 0.0)
-        weighted = sorted_weights * growth[:, :, None]
-        ab = _block_prefix_sums(ops.concatenate([weighted, weighted * relative[:, :, None]], axis=2),
-                                block_shift, decay_rate)
-        n_out = ops.shape(weights)[1]
+        # Silent inputs (sorted last, zero weight here) keep the clock at the
+        # last input that spikes, so every step of the clock is >= 0.
+        clock = ops.where(finite, relative, ops.max(relative, axis=1, keepdims=True))
+        weighted = ops.where(finite[:, :, None], sorted_weights, 0.0)
+        ab = _decayed_prefix_sums(
+            ops.concatenate([weighted, weighted * relative[:, :, None]], axis=2), clock, decay_rate)
+        n_out = weights.shape[1]
         start = ops.where(finite, relative, math.inf)
-        following = ops.concatenate([start[:, 1:], ops.full((batch, 1), math.inf)], axis=1)
+        following = ops.concatenate(
+            [start[:, 1:], ops.full((batch, 1), math.inf, dtype=inputs.dtype)], axis=1)
         fired, first, accepted = _first_spike(ab[:, :, :n_out], ab[:, :, n_out:], start,
-                                              following, shift, decay_rate, threshold,
+                                              following, relative, decay_rate, threshold,
                                               in_time_order=True)
         result = ops.where(fired, accepted[3] + origin, math.inf)
 
@@ -328,13 +345,13 @@ def _sorted_spike_times(inputs, input_rows, weights, decay_rate, threshold, clip
             if upstream is None:
                 (upstream,) = args
             upstream = ops.where(fired, upstream, 0.0)
-            position = ops.arange(n)[None, :, None]
+            position = ops.arange(n, dtype="int32")[None, :, None]
             used = (position <= first[:, None, :]) & fired[:, None, :]
             d_weight, d_time = _local_derivatives(
                 relative[:, :, None], sorted_weights, used, accepted, decay_rate, clip)
             per_input = ops.reshape(d_weight * upstream[:, None, :], (-1, n_out))
             weight_grad = ops.segment_sum(per_input, ops.reshape(rows, (-1,)),
-                                          num_segments=ops.shape(weights)[0])
+                                          num_segments=weights.shape[0])
             time_grad = _unsort(ops.sum(d_time * upstream[:, None, :], axis=2), order)
             return time_grad, weight_grad - _penalty(fired, penalty, weights.dtype)
 
@@ -346,15 +363,70 @@ def _sorted_spike_times(inputs, input_rows, weights, decay_rate, threshold, clip
 def _unsort(values, order):
     """out[b, order[b, k]] = values[b, k]."""
     batch, n = ops.shape(order)
-    examples = ops.broadcast_to(ops.arange(batch)[:, None], (batch, n))
-    indices = ops.stack([ops.reshape(examples, (-1,)), ops.reshape(order, (-1,))], axis=1)
+    examples = ops.broadcast_to(ops.arange(batch, dtype="int32")[:, None], (batch, n))
+    indices = ops.stack([ops.reshape(examples, (-1,)),
+                         ops.reshape(ops.cast(order, "int32"), (-1,))], axis=1)
     return ops.scatter(indices, ops.reshape(values, (-1,)), (batch, n))
 
 
 def _penalty(fired, penalty, dtype):
     """The no-spike push: penalty x the share of examples in which a neuron was silent."""
-    silent = ops.mean(ops.cast(ops.logical_not(fired), dtype), axis=0)
-    return penalty * silent[None, :]
+    silent = ops.sum(ops.cast(ops.logical_not(fired), dtype), axis=0)
+    examples = ops.maximum(ops.cast(ops.shape(fired)[0], dtype), 1.0)
+    return penalty * (silent / examples)[None, :]
+
+
+def _silent_layer(inputs, weights, penalty):
+    """All neurons silent, for a layer without examples, inputs or outputs.
+
+    The gradient is zero, except for the no-spike push of every neuron that
+    has examples and incoming weights (input_rows with zero columns).
+    """
+    n_out = weights.shape[1]
+
+    @ops.custom_gradient
+    def _spike_times(inputs, weights):
+        batch = ops.shape(inputs)[0]
+        result = ops.full((batch, n_out), math.inf, dtype=inputs.dtype)
+
+        def grad(*args, upstream=None):
+            has_examples = ops.cast(ops.minimum(batch, 1), weights.dtype)
+            return ops.zeros_like(inputs), ops.zeros_like(weights) - penalty * has_examples
+
+        return result, grad
+
+    return _spike_times(inputs, weights)
+
+
+def _check_arguments(inputs, weights, input_rows, sorted_prefix):
+    """Shapes and dtypes (static), then values where they are concrete."""
+    dtype = validation.check_float_dtype("inputs", inputs)
+    validation.check_float_dtype("weights", weights)
+    if validation.dtype_name(weights) != dtype:
+        raise TypeError(f"weights must have the dtype of inputs ({dtype}), got "
+                        f"{validation.dtype_name(weights)}; cast one of them")
+    batch, n = validation.check_rank("inputs", inputs, 2, "(batch, n_inputs)")
+    n_rows, _ = validation.check_rank("weights", weights, 2, "(n_inputs, n_outputs)")
+    if n is None:
+        raise ValueError(f"inputs must have a known number of columns, got shape {(batch, n)}")
+    if input_rows is None:
+        if n_rows is not None and n_rows != n:
+            raise ValueError(f"weights must have one row per input column: expected {n} rows for "
+                             f"inputs of shape {(batch, n)}, got weights of shape "
+                             f"{validation.shape_of(weights)}")
+    else:
+        validation.check_integer_dtype("input_rows", input_rows)
+        rows_shape = validation.shape_of(input_rows)
+        if rows_shape is None or len(rows_shape) != 2 or any(
+                a is not None and b is not None and a != b for a, b in zip(rows_shape, (batch, n))):
+            raise ValueError(f"input_rows must have the shape of inputs {(batch, n)}, got "
+                             f"{rows_shape}")
+        validation.check_index("input_rows", input_rows, n_rows)
+    sorted_prefix = validation.check_integer("sorted_prefix", sorted_prefix, minimum=0, maximum=n)
+    validation.check_spike_times("inputs", inputs)
+    validation.check_finite("weights", weights)
+    validation.check_ascending("inputs", inputs, sorted_prefix)
+    return sorted_prefix
 
 
 def spike_times(inputs, weights, decay_rate, threshold,
@@ -362,26 +434,41 @@ def spike_times(inputs, weights, decay_rate, threshold,
                 sorted_prefix=0):
     """First spike time of every neuron of a layer, +inf where it is silent.
 
-    inputs: (batch, n) input spike times, +inf for inputs that never spike.
-    weights: (n_rows, n_out) synaptic weights (negative = inhibitory).
-    decay_rate, threshold: K and theta of the alpha kernel (python floats).
-    clip_derivative, penalty_no_spike: the reference gradient semantics;
-    the penalty is averaged over the batch like the loss and goes to every
-    row of `weights`.
+    inputs: (batch, n) input spike times, +inf for inputs that never spike
+    (float32 or float64; NaN and -inf are refused).
+    weights: (n_rows, n_out) finite synaptic weights (negative =
+    inhibitory), of the dtype of `inputs`.
+    decay_rate, threshold: K and theta of the alpha kernel (positive python
+    floats).
+    clip_derivative, penalty_no_spike: the reference gradient semantics
+    (clip > 0, may be inf; penalty >= 0); the penalty is averaged over the
+    batch like the loss and goes to every row of `weights`.
     input_rows: optional (batch, n) int weight row of each input (an
     "events" representation, e.g. only the non-silent inputs of each
     example); by default input i uses row i (n_rows = n).
     sorted_prefix: the number of leading columns of `inputs` that are
     already ascending (+inf last) in every row, e.g. pre-sorted events
     followed by pulses; the other columns are merged in without a sort.
-    Returns (batch, n_out) spike times.
+    Returns (batch, n_out) spike times; an empty batch, layer without
+    inputs or without outputs gives the empty or all-silent result.
+    Bad arguments raise TypeError / ValueError (see `spikelib.validation`;
+    value checks run only where the tensors are concrete, not while traced).
     """
-    if decay_rate <= 0 or threshold <= 0:
-        raise ValueError(f"decay_rate and threshold must be positive, got {decay_rate}, {threshold}")
-    clip, penalty = float(clip_derivative), float(penalty_no_spike)
+    decay_rate = validation.check_real("decay_rate", decay_rate, minimum=0.0, strict=True)
+    threshold = validation.check_real("threshold", threshold, minimum=0.0, strict=True)
+    clip = validation.check_real("clip_derivative", clip_derivative, minimum=0.0, strict=True,
+                                 allow_inf=True)
+    penalty = validation.check_real("penalty_no_spike", penalty_no_spike, minimum=0.0)
     # ops.copy reads variables into plain tensors, as the custom gradient expects.
-    inputs, weights = ops.copy(inputs), ops.copy(weights)
-    if input_rows is None and inputs.shape[1] is not None and inputs.shape[1] <= DENSE_LIMIT:
+    inputs = ops.copy(inputs)
+    weights = ops.copy(weights)
+    if input_rows is not None:
+        input_rows = ops.convert_to_tensor(input_rows)
+    sorted_prefix = _check_arguments(inputs, weights, input_rows, sorted_prefix)
+    batch, n = inputs.shape
+    if batch == 0 or n == 0 or weights.shape[1] == 0:
+        return _silent_layer(inputs, weights, penalty)
+    if input_rows is None and n <= DENSE_LIMIT:
         return _dense_spike_times(inputs, weights, decay_rate, threshold, clip, penalty)
     return _sorted_spike_times(inputs, input_rows, weights, decay_rate, threshold, clip, penalty,
-                               int(sorted_prefix))
+                               sorted_prefix)

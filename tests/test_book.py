@@ -19,6 +19,15 @@ from spikelib import reproduce
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 CLAIM_IDS = [f"C{i}" for i in range(1, 8)]
+# Labels of book/model.md that the chapters and the API docs link to.
+MODEL_SECTIONS = ["sec-neuron", "sec-spike-time", "sec-gradient", "sec-pulses", "sec-init",
+                  "sec-encoding", "sec-noise", "sec-autoencoder", "sec-loss", "sec-training",
+                  "sec-hyperparameters", "sec-decoding"]
+MODEL_EQUATIONS = ["eq-potential", "eq-firing", "eq-sums", "eq-spike-time", "eq-candidate",
+                   "eq-derivative-weight", "eq-derivative-time", "eq-clip",
+                   "eq-no-spike-penalty", "eq-pulse-times", "eq-init", "eq-encoding",
+                   "eq-target", "eq-noise", "eq-output", "eq-loss", "eq-output-error",
+                   "eq-hidden-error", "eq-adam", "eq-decode"]
 
 
 def toc_files():
@@ -117,6 +126,37 @@ def test_reproduce_only_selects_by_name_number_or_suffix(tmp_path):
         reproduce.select(sources, ["99_nothing"])
 
 
+def test_model_page_source_defines_the_labels():
+    source = (ROOT / "book" / "model.md").read_text()
+    for label in MODEL_SECTIONS:
+        assert f"({label})=" in source, f"book/model.md has no section label ({label})="
+    for label in MODEL_EQUATIONS:
+        assert f"$$ ({label})" in source, f"book/model.md has no equation label ({label})"
+
+
+def test_figures_keep_their_natural_width():
+    """custom.css may shrink images to the page (max-width) but never stretch them."""
+    css = re.sub(r"/\*.*?\*/", "", (ROOT / "book" / "_static" / "custom.css").read_text(),
+                 flags=re.S)
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        if "img" in selectors:
+            assert not re.search(r"(^|[;\s])(min-)?width\s*:\s*100%", body), (
+                f"custom.css stretches images: {selectors.strip()} {{{body.strip()}}}")
+
+
+def test_config_has_no_key_that_jupyter_book_ignores():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    # The only `parse:` keys Jupyter Book 1.x passes to Sphinx; any other MyST
+    # option belongs under `sphinx: config:`.
+    assert set(config.get("parse", {})) <= {"myst_enable_extensions", "myst_substitutions",
+                                            "myst_url_schemes", "myst_extended_syntax"}
+    sphinx = config["sphinx"]
+    # Without it, `sphinx: config: html_theme_options` replaces the theme options
+    # Jupyter Book generates (the footer, the launch buttons).
+    assert sphinx.get("recursive_update") is True
+    assert not sphinx["config"]["mathjax_path"].startswith(("http:", "https:", "//"))
+
+
 # --- the built HTML ----------------------------------------------------------------------
 
 
@@ -151,8 +191,13 @@ def test_claims_page_lists_every_claim_with_a_status():
     page = parse(page_path("book/chapters/claims"))
     for claim in CLAIM_IDS:
         assert re.search(rf"\b{claim}\b", page.text), f"{claim} missing from the claims page"
-    statuses = re.findall(r"\b(pass|fail|not shown at this budget)\b", page.text)
+    statuses = re.findall(r"\b(pass|fail|no verdict at this budget|not shown at this budget)\b",
+                          page.text)
     assert len(statuses) >= len(CLAIM_IDS)
+    assert "claims-table" in page.classes
+    for column in ("Claim", "Criterion", "Measured", "Verdict"):
+        assert column in page.text, f"the claims table has no {column!r} column"
+    assert "claim-figures" in page.classes, "the measured figures are not a small table"
 
 
 def test_api_page_documents_the_library():
@@ -168,6 +213,46 @@ def test_model_page_has_the_equations():
     page = parse(page_path("book/model"))
     assert "math" in page.classes
     assert "W_0" in page.text and "theta" in page.text
+
+
+def test_model_page_has_the_labels_the_chapters_link_to():
+    """{ref}`sec-...` and {eq}`eq-...` targets: the ids of the built model page."""
+    built()
+    ids = parse(page_path("book/model")).ids
+    missing = [label for label in MODEL_SECTIONS if label not in ids]
+    missing += [label for label in MODEL_EQUATIONS if f"equation-{label}" not in ids]
+    assert not missing, f"labels missing from the model page: {missing}"
+
+
+def test_math_is_served_by_the_book_itself():
+    built()
+    assert (HTML / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert list((HTML / "_static" / "mathjax" / "output" / "chtml" / "fonts").rglob("*.woff"))
+    for name in ("book/model", "index"):
+        text = page_path(name).read_text(encoding="utf-8")
+        scripts = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', text, flags=re.I)
+        assert scripts and all("://" not in src for src in scripts), (
+            f"{name}: MathJax is not loaded from the book: {scripts}")
+
+
+def test_the_configured_footer_and_citations_are_rendered():
+    built()
+    intro = parse(page_path("book/intro"))
+    assert "Built from executed notebooks" in intro.text, "the configured footer is missing"
+    assert "Comşa et al. (2021)" in intro.text, "the author-year citation is not rendered"
+    assert not re.search(r"\bthe\s+the\b", intro.text, flags=re.I), "'The The' in the intro"
+    references = parse(page_path("book/references"))
+    for label in ("Comşa et al., 2021", "Comşa et al., 2020"):
+        assert label in references.text, f"the bibliography has no entry labelled {label!r}"
+
+
+def test_no_page_cites_the_model_spec_by_section_number():
+    built()
+    pages = [path for path in sorted(HTML.rglob("*.html"))
+             if "_static" not in path.parts and "_sources" not in path.parts]
+    found = [str(path.relative_to(HTML)) for path in pages
+             if re.search(r"model spec\s*§", parse(path).text)]
+    assert not found, f"pages that still say 'model spec §N': {found}"
 
 
 def test_no_page_shows_a_traceback_or_an_error():

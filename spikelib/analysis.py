@@ -1,0 +1,161 @@
+"""Analyses of trained networks that the sections share.
+
+- how much of a layer's weight is inhibitory (`weight_statistics`);
+- whether neurons dip below rest before they spike, from the membrane
+  potentials of `spikelib.simulate` (`negative_before_spike_share`);
+- a linear read-out of the class from an embedding (`linear_accuracy`),
+  with silent hidden neurons given a finite "later than anything" time
+  (`silent_as_late`);
+- the non-spiking reference errors of a run's data (`reference_errors`).
+
+All work on numpy arrays in float64; the layer helpers only read a
+trained `SpikingDense`'s weights and pulse times.
+"""
+
+import functools
+
+import numpy as np
+
+from spikelib.events import event_width, to_events
+from spikelib.simulate import membrane_potential, time_grid
+
+# Time step of the potential grid (the grid also holds every input time).
+POTENTIAL_DT = 0.005
+# Iterations of the logistic regression; enough to converge on every feature set.
+CLASSIFIER_MAX_ITER = 2000
+
+
+def weight_statistics(weights, pulse_weights):
+    """Negative share and mass of the ordinary weights, positive share of the pulse weights.
+
+    negative_mass = sum |w| over w < 0 divided by sum |w|: the share of the
+    absolute weight that inhibits.
+    """
+    weights, pulse_weights = np.asarray(weights), np.asarray(pulse_weights)
+    total = np.abs(weights).sum()
+    return dict(negative_share=float(np.mean(weights < 0)),
+                negative_mass=float(np.abs(weights[weights < 0]).sum() / total) if total else 0.0,
+                pulse_positive_share=float(np.mean(pulse_weights > 0)))
+
+
+def layer_weight_statistics(layer):
+    """`weight_statistics` of a trained SpikingDense."""
+    return weight_statistics(layer.kernel.numpy(), layer.pulse_kernel.numpy())
+
+
+def layer_inputs(layer, input_times):
+    """A layer's full input: (batch, n_in + n_pulses) times and the matching weights.
+
+    The pulses arrive at the same times for every example, after the
+    ordinary inputs, as in `SpikingDense.call`.
+    """
+    input_times = np.asarray(input_times, np.float64)
+    pulses = np.broadcast_to(layer.pulse_times.numpy().astype(np.float64),
+                             (len(input_times), layer.pulses.n_pulses))
+    weights = np.concatenate([layer.kernel.numpy(), layer.pulse_kernel.numpy()])
+    return np.concatenate([input_times, pulses], axis=1), weights.astype(np.float64)
+
+
+def negative_before_spike_share(input_times, weights, decay_rate, spike_times,
+                                dt=POTENTIAL_DT):
+    """Among (example, neuron) pairs that spike, the share whose potential goes below 0 first.
+
+    input_times: (batch, n_in) including pulses; weights: (n_in, n_out);
+    spike_times: (batch, n_out), +inf where silent.  The potential is
+    evaluated on `simulate.time_grid` (steps of dt plus every input time)
+    strictly before each neuron's spike.  NaN when nothing spikes.
+    """
+    input_times = np.asarray(input_times, np.float64)
+    spike_times = np.asarray(spike_times, np.float64)
+    fired_total = dipped_total = 0
+    for times, spikes in zip(input_times, spike_times):
+        fired = np.isfinite(spikes)
+        if not fired.any():
+            continue
+        grid = time_grid(times, spikes[fired].max(), dt)
+        potential = membrane_potential(times, weights[:, fired], decay_rate, grid)
+        before = grid[None, :] < spikes[fired][:, None]
+        fired_total += int(fired.sum())
+        dipped_total += int(np.any((potential < 0) & before, axis=1).sum())
+    return dipped_total / fired_total if fired_total else float("nan")
+
+
+def layer_negative_before_spike_share(layer, input_times, spike_times, dt=POTENTIAL_DT):
+    """`negative_before_spike_share` of a trained layer given its inputs and its spikes."""
+    times, weights = layer_inputs(layer, input_times)
+    return negative_before_spike_share(times, weights, layer.decay_rate, spike_times, dt)
+
+
+def potential_traces(layer, input_times, neurons, t_end, dt=POTENTIAL_DT):
+    """Membrane potentials of `neurons` of a layer for one example, for plotting.
+
+    Returns (grid, potentials of shape (len(neurons), len(grid))).
+    """
+    times, weights = layer_inputs(layer, np.asarray(input_times)[None, :])
+    grid = time_grid(times[0], t_end, dt)
+    return grid, membrane_potential(times[0], weights[:, list(neurons)], layer.decay_rate, grid)
+
+
+def same_width_events(*inputs):
+    """Input spike times of several splits as events of one width.
+
+    A model's compiled evaluation is then traced once for all of them.
+    """
+    counts = np.concatenate([np.isfinite(x).sum(axis=1) for x in inputs])
+    width = min(event_width(counts), inputs[0].shape[1])
+    return [to_events(x, width) for x in inputs]
+
+
+def silent_as_late(times, silent_value=None):
+    """Spike times with silent neurons (+inf) set to a finite `silent_value`.
+
+    A linear classifier cannot use +inf.  `silent_value` defaults to the
+    latest finite time in `times` plus 1; pass the training split's value
+    when preparing the test split, so both use the same.
+    Returns (features, silent_value).
+    """
+    times = np.asarray(times, np.float64)
+    finite = times[np.isfinite(times)]
+    if silent_value is None:
+        silent_value = (float(finite.max()) if finite.size else 0.0) + 1.0
+    return np.where(np.isfinite(times), times, silent_value), silent_value
+
+
+def linear_accuracy(train_x, train_y, test_x, test_y, max_iter=CLASSIFIER_MAX_ITER):
+    """Test accuracy and test predictions of a logistic regression on standardised features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    classifier.fit(train_x, train_y)
+    predictions = classifier.predict(test_x)
+    return float(np.mean(predictions == np.asarray(test_y))), predictions
+
+
+def confusion_shares(true, predicted, n_classes=10):
+    """(n_classes, n_classes) share of each true class (rows) predicted as each class."""
+    counts = np.zeros((n_classes, n_classes))
+    np.add.at(counts, (np.asarray(true), np.asarray(predicted)), 1)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+@functools.lru_cache(maxsize=32)
+def _reference_errors(data, seed, n_hidden):
+    from spikelib.baselines import mean_image_error, pca_error
+    from spikelib.experiment import prepare
+    prepared = prepare(data, seed)
+    return (float(mean_image_error(prepared.train_clean, prepared.test_clean).mean()),
+            float(pca_error(prepared.train_clean, prepared.test_inputs, prepared.test_clean,
+                            n_hidden).mean()))
+
+
+def reference_errors(config):
+    """Test MSE of the mean-image predictor and of a PCA code of the run's embedding size.
+
+    Cached: runs that differ only in what does not change their data share one
+    computation (without noise the seed does not change the data).
+    """
+    seed = config.seed if config.data.noise else 0
+    mean_image, pca = _reference_errors(config.data, seed, config.network.n_hidden)
+    return dict(mean_image_mse=mean_image, pca_mse=pca)

@@ -1,0 +1,87 @@
+"""Figure pieces the chapters share: names, widths, health marks, learning curves.
+
+A run whose `health` is not "ok" (a dead or input-blind network) is drawn
+as a hollow grey marker and left out of every mean line: it is not a result.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.lines import Line2D
+
+DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+# Figure widths in inches: one panel, or a wide figure of panels.
+SINGLE, WIDE = 6.4, 9.6
+UNHEALTHY = dict(marker="o", facecolors="none", edgecolors="0.55", s=46, linewidths=1.2,
+                 zorder=4)
+UNHEALTHY_LABEL = "dead / input-blind network"
+IDENTITY = ["dataset", "noise", "latency", "n_hidden", "seed"]
+
+
+def dataset_name(dataset):
+    return DATASET_NAMES.get(dataset, dataset)
+
+
+def unhealthy_handle():
+    """Legend entry for the hollow grey marker of unhealthy runs."""
+    return Line2D([], [], linestyle="none", marker="o", markerfacecolor="none",
+                  markeredgecolor="0.55", markersize=7, label=UNHEALTHY_LABEL)
+
+
+def runs_and_mean(ax, frame, x, y="test_mse", color=None, label=None, marker="o"):
+    """Every healthy seed as a small dot, their mean as a line; unhealthy runs hollow grey.
+
+    Returns True when some run of `frame` is unhealthy.
+    """
+    healthy = frame[frame["health"] == "ok"]
+    line = ax.plot([], [], marker=marker, color=color, label=label)[0]
+    color = line.get_color()
+    if len(healthy):
+        means = healthy.groupby(x)[y].mean().sort_index()
+        line.set_data(means.index.to_numpy(), means.to_numpy())
+        ax.scatter(healthy[x], healthy[y], s=14, color=color, alpha=0.55, zorder=3)
+    unhealthy = frame[frame["health"] != "ok"]
+    if len(unhealthy):
+        ax.scatter(unhealthy[x], unhealthy[y], **UNHEALTHY)
+    return bool(len(unhealthy))
+
+
+def learning_curves(curves, runs, hue, hue_label, references=None, log=False):
+    """Test error per epoch of every run, one panel per data set, one colour per `hue`.
+
+    `runs` (the section's run table) gives each run's health: unhealthy runs
+    are drawn grey and dashed.  `references[dataset]` lists (label, value,
+    style) horizontal lines, e.g. the mean-image error.
+    """
+    frame = curves.merge(runs[IDENTITY + ["health"]], on=IDENTITY, how="left")
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    values = sorted(frame[hue].unique())
+    colours = dict(zip(values, plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(values)))))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(WIDE, 3.6), squeeze=False,
+                             sharey=False)
+    for ax, dataset in zip(axes[0], datasets):
+        part = frame[frame["dataset"] == dataset]
+        for key, run in part.groupby(IDENTITY):
+            run = run.sort_values("epoch")
+            ok = (run["health"] == "ok").all()
+            value = run[hue].iloc[0]
+            ax.plot(run["epoch"], run["test_mse"], marker="o", markersize=4,
+                    color=colours[value] if ok else "0.55", linestyle="-" if ok else "--",
+                    markerfacecolor=None if ok else "none")
+        for label, value, style in (references or {}).get(dataset, []):
+            ax.axhline(value, linewidth=1.2, label=label, **style)
+        ax.set_title(dataset_name(dataset))
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if log:
+            ax.set_yscale("log")
+    axes[0, 0].set_ylabel("test MSE")
+    handles = [Line2D([], [], color=colours[v], marker="o", label=f"{hue_label} {v:g}")
+               for v in values]
+    handles += [h for h in axes[0, 0].get_legend_handles_labels()[0]]
+    if (frame["health"] != "ok").any():
+        handles.append(Line2D([], [], color="0.55", linestyle="--", marker="o",
+                              markerfacecolor="none", label=UNHEALTHY_LABEL))
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 4),
+               bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.86 if len(handles) <= 4 else 0.8))
+    return fig

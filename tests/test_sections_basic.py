@@ -1,0 +1,150 @@
+"""Sections model, datasets, latencies, noise and embedding_sizes: plans, schemas, helpers."""
+
+import types
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from spikelib.baselines import pca_error  # noqa: E402
+from spikelib.profiles import get_profile  # noqa: E402
+from spikelib.sections import (datasets, embedding_sizes, figures, latencies, model,  # noqa: E402
+                               noise)
+
+CI = get_profile("ci")
+
+
+def keys(runs):
+    return {run.key for run in runs}
+
+
+def test_sweeps_cover_every_row_and_seed_of_the_profile():
+    assert len(latencies.runs(CI)) == len(CI.datasets) * len(CI.latencies) * len(CI.seeds)
+    assert len(noise.runs(CI)) == len(CI.datasets) * len(CI.noise_levels) * len(CI.seeds)
+    assert len(embedding_sizes.runs(CI)) == (len(CI.datasets) * len(embedding_sizes.sizes(CI))
+                                             * len(CI.seeds))
+    assert model.runs(CI) == []
+    for section in (latencies, noise, embedding_sizes):
+        assert len(keys(section.runs(CI))) == len(section.runs(CI))
+
+
+def test_the_readme_row_is_trained_once_for_four_sections():
+    # latency 1, noise 0 and 32 hidden neurons is the datasets row: same key, one training.
+    shared = keys(datasets.runs(CI))
+    assert shared <= keys(latencies.runs(CI))
+    assert shared <= keys(noise.runs(CI))
+    assert shared <= keys(embedding_sizes.runs(CI))
+
+
+def test_run_helpers_build_the_row_they_name():
+    item = latencies.run(CI, "fashion_mnist", 16, 1)
+    assert (item.config.latency, item.config.seed, item.config.data.dataset) == (
+        16.0, 1, "fashion_mnist")
+    assert noise.run(CI, "mnist", 0.4, 0).config.data.noise == 0.4
+    assert embedding_sizes.run(CI, "mnist", 8, 0).config.network.n_hidden == 8
+
+
+def test_extension_sizes_come_after_the_tuned_ones():
+    paper = get_profile("paper")
+    assert embedding_sizes.sizes(paper) == [8, 16, 32, 64]
+    assert embedding_sizes.sizes(CI) == sorted(CI.hidden_sizes)
+
+
+@pytest.mark.parametrize("section, table, column", [
+    (latencies, "latencies", "mean_image_mse"), (noise, "noise", "noisy_input_mse"),
+    (embedding_sizes, "embedding_sizes", "pca_mse"), (latencies, "latencies_curves", "epoch"),
+    (model, "model_gradient_check", "abs_error")])
+def test_a_table_missing_a_column_is_refused(section, table, column):
+    schema = section.TABLES[table]
+    row = {name: (1 if kind in ("int", "float") else True if kind == "bool" else "x")
+           for name, kind in schema.columns.items()}
+    assert list(schema.frame([row]).columns) == list(schema.columns)
+    del row[column]
+    with pytest.raises(ValueError, match=column):
+        schema.frame([row])
+
+
+def test_timing_rows_count_silent_outputs_and_the_target_band():
+    relative = np.array([[0.5, np.inf, 1.5, 0.2],
+                         [-0.5, 0.9, np.inf, np.inf]])
+    non_black = np.array([[True, True, False, False],
+                          [True, True, False, False]])
+    item = latencies.run(CI, "mnist", 16, 0)
+    rows = {row["pixel"]: row for row in latencies.timing_rows(CI, item, relative, non_black)}
+    bright, dark = rows["non-black"], rows["black"]
+    assert bright["n_outputs"] == 4 and bright["silent_share"] == pytest.approx(0.25)
+    assert bright["outside_target_share"] == pytest.approx(1 / 3)  # only -0.5 is outside
+    assert bright["median_time_minus_latency"] == pytest.approx(0.5)
+    assert dark["silent_share"] == pytest.approx(0.5)
+    assert dark["outside_target_share"] == pytest.approx(0.5)  # 1.5 is late, 0.2 in band
+    assert latencies.TABLES["latencies_timing"].frame(list(rows.values())).shape[0] == 2
+
+
+def test_histogram_puts_outliers_in_the_edge_bins():
+    relative = np.array([[-7.0, 0.01, 0.99, 30.0, np.inf]])
+    non_black = np.ones_like(relative, dtype=bool)
+    item = latencies.run(CI, "mnist", 1, 0)
+    frame = pd.DataFrame(latencies.histogram_rows(CI, item, relative, non_black))
+    bright = frame[frame["pixel"] == "non-black"].reset_index(drop=True)
+    assert bright["count"].sum() == 4  # the silent output is not counted
+    assert bright["count"].iloc[0] == 1 and bright["count"].iloc[-1] == 1
+    in_band = bright[(bright["bin_low"] >= 0) & (bright["bin_high"] <= 1)]
+    assert in_band["count"].sum() == 2
+    assert frame[frame["pixel"] == "black"]["count"].sum() == 0
+
+
+def test_noisy_input_error_is_that_of_the_input_values():
+    clean = np.full((3, 784), 0.25, np.float32)
+    assert noise.noisy_input_error(types.SimpleNamespace(test_inputs=clean,
+                                                         test_clean=clean)) == 0.0
+    delayed = np.full((3, 784), 0.75, np.float32)
+    silent = np.full((3, 784), np.inf, np.float32)  # a silent input counts as 1.0
+    data = types.SimpleNamespace(test_inputs=delayed, test_clean=clean)
+    assert noise.noisy_input_error(data) == pytest.approx(0.25)
+    data = types.SimpleNamespace(test_inputs=silent, test_clean=clean)
+    assert noise.noisy_input_error(data) == pytest.approx(0.5625)
+
+
+def test_shared_pca_basis_matches_the_baseline_at_every_size():
+    rng = np.random.default_rng(0)
+    train = rng.uniform(0.0, 1.0, (60, 784)).astype(np.float32)
+    test = rng.uniform(0.0, 1.0, (10, 784)).astype(np.float32)
+    axes = embedding_sizes.principal_axes(train)
+    for n in (1, 8, 32):
+        np.testing.assert_allclose(embedding_sizes.pca_errors(axes, test, test, n),
+                                   pca_error(train, test, test, n), rtol=1e-6)
+    # with every component the training images themselves are reproduced
+    assert embedding_sizes.pca_errors(axes, train, train, 60).max() < 1e-10
+
+
+def test_gradient_check_of_the_example_layer():
+    rows = pd.DataFrame(model.gradient_check())
+    assert set(rows["neuron"]) == {"A", "B"}  # C is silent: no derivative
+    assert len(rows) == 2 * len(model.INPUT_TIMES[0])
+    assert rows["abs_error"].max() < 1e-6
+    assert (rows["autodiff"] <= 0).all()  # more weight never delays a spike
+    after_a = rows[(rows["neuron"] == "A") & (rows["input_time"] > rows["spike_time"])]
+    assert len(after_a) == 2 and (after_a["autodiff"] == 0).all()
+
+
+def test_finite_differences_are_nan_for_a_silent_neuron():
+    numeric = model.finite_differences(model.INPUT_TIMES, model.WEIGHTS)
+    assert np.isnan(numeric[:, 2]).all() and np.isfinite(numeric[:, :2]).all()
+
+
+def test_unhealthy_runs_are_left_out_of_the_mean_line():
+    frame = pd.DataFrame({"latency": [1, 1, 16, 16], "test_mse": [0.1, 0.3, 0.2, 0.9],
+                          "health": ["ok", "ok", "ok", "dead"]})
+    fig, ax = plt.subplots()
+    assert figures.runs_and_mean(ax, frame, "latency")
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), [0.2, 0.2])
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    assert not figures.runs_and_mean(ax, frame[frame["health"] == "ok"], "latency")
+    plt.close(fig)
