@@ -1,4 +1,6 @@
-"""Images <-> spike times, the noise model and the latency targets (model spec §6, §7).
+"""Images <-> spike times, the noise model and the latency targets.
+
+See the model page: encoding, noise and loss.
 
 A pixel byte b becomes the spike time t = 1 - b/256: bright pixels spike
 early and black pixels (b = 0) never spike (+inf).  Wherever a time is used

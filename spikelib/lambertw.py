@@ -1,7 +1,7 @@
 """Lambert W function, principal branch W0, on [-1/e, 0].
 
-The spike time of an alpha-kernel neuron has a closed form in W0 (model
-spec §2). TensorFlow has no Lambert W of its own, so it is computed here
+The spike time of an alpha-kernel neuron has a closed form in W0 (the
+model page, spike times). TensorFlow has no Lambert W of its own, so it is computed here
 with Keras ops: a series or Winitzki initial guess refined by Halley steps.
 """
 

@@ -10,7 +10,7 @@ from spikelib.pulses import Pulses
 
 
 def initial_weight_sigma(n_pre, n_post, n_pulses):
-    """Glorot-like scale of the initial weights (model spec §5)."""
+    """Glorot-like scale of the initial weights (the model page, initial weights)."""
     return math.sqrt(2.0 / (n_post + n_pre + n_pulses))
 
 

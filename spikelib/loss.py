@@ -1,4 +1,4 @@
-"""The reconstruction loss and its reference gradient scale (model spec §7).
+"""The reconstruction loss and its reference gradient scale (the model page, loss).
 
 Per output k: out_k = t_k - L, or 1.0 if the output is silent; the target
 is the clean value (1.0 for black).  The reported error is the mean over

@@ -6,7 +6,7 @@ with t_i < t, fires once, at the first t with V_j(t) = theta, and is silent
 (+inf) if it never gets there.  With A_k = sum w e^{K t}, B_k = sum w t e^{K t}
 over the inputs that arrived by input k, the crossing after input k is
 t_k = B_k/A_k - W0(x_k)/K with x_k = -(K theta / A_k) exp(K B_k / A_k)
-(model spec §2).  The spike time is the first t_k that exists and falls
+(the model page, spike times).  The spike time is the first t_k that exists and falls
 between input k and the next input; it is found as the earliest interval
 in which the potential reaches theta.
 
@@ -42,7 +42,7 @@ eager code but not inside a compiled function (no cost per step).
 float16 and bfloat16 are refused: the closed form's exponentials and
 Lambert W need the range and precision of float32 or float64.
 
-The gradient is the reference implementation's (model spec §3, §7): exact
+The gradient is the reference implementation's (see the model page: gradient, training): exact
 local derivatives clipped to [-clip, clip], and for every example in which
 a neuron stays silent a push of -penalty on each of its incoming weights
 (all rows of the weight matrix, including silent inputs) instead of the

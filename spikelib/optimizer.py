@@ -1,4 +1,4 @@
-"""Adam as the reference implementation applies it (model spec §3).
+"""Adam as the reference implementation applies it (the model page, gradient).
 
 The only difference from Keras' Adam is where epsilon sits:
 step = lr * mhat / sqrt(vhat + eps) instead of lr * mhat / (sqrt(vhat) + eps).

@@ -3,7 +3,7 @@
 Each spiking layer gets `n_pulses` presynaptic "neurons" of its own whose
 spike times are trained (with their own learning rate) like weights.  They
 start evenly spaced inside the input range, k / (n_pulses + 1), and are kept
-non-negative (model spec §4).
+non-negative (the model page, pulses).
 """
 
 import keras

@@ -1,4 +1,4 @@
-"""Training and evaluation of the spiking autoencoder (model spec §3, §7).
+"""Training and evaluation of the spiking autoencoder (see the model page: gradient, training).
 
 Adam with epsilon inside the square root, a separate learning rate (and
 Adam state) for the pulse times, reshuffling every epoch, and the model

@@ -4,10 +4,10 @@ Deliberately simple and independent of spikelib (which it must not import):
 python loops over the arrival events of one neuron in time order.  After
 every event (all inputs arriving at that same time) the potential is
 e^{-Kt} (A t - B); its rising crossing of theta, if any, is
-t = B/A - W0(x)/K with x = -(K theta / A) exp(K B / A) (model spec §2),
+t = B/A - W0(x)/K with x = -(K theta / A) exp(K B / A) (the model page, spike times),
 computed with scipy's Lambert W, with times measured from the latest event
 (see `first_spike`).  The crossing is accepted if it lies between
-this event and the next one.  Derivatives follow model spec §3.
+this event and the next one.  Derivatives follow the model page, gradient.
 """
 
 import math
@@ -91,7 +91,7 @@ def _finish(result):
 
 
 def derivatives(times, weights, decay_rate, spike):
-    """Analytic dt*/dw_j and dt*/dt_j (model spec §3) of one neuron's spike.
+    """Analytic dt*/dw_j and dt*/dt_j (the model page, gradient) of one neuron's spike.
 
     spike: the dict returned by `first_spike`.  Returns two n_in arrays, zero
     for inputs that did not arrive before the spike and for a silent neuron.
