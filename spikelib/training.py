@@ -61,7 +61,7 @@ def _evaluation_loop(step_function, model, arrays, extra):
     if step_function not in loops:
         loops[step_function] = tf.function(
             lambda arrays, extra: _loop(step_function, model, arrays, extra),
-            jit_compile=True, reduce_retracing=True)
+            jit_compile=True)
     return loops[step_function](arrays, extra)
 
 
