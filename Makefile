@@ -10,13 +10,14 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test bench profile train-readme clean kernel runs reproduce book
+.PHONY: help setup data test sweep bench profile train-readme clean kernel runs reproduce book
 
 help:  ## List the targets
 	@echo "spikelib make targets:"
 	@echo "  setup         create $(VENV) and install spikelib with [test,book] extras"
 	@echo "  data          fetch MNIST and Fashion-MNIST into the local cache (no dataset URLs needed)"
 	@echo "  test          build the book under PROFILE=ci, then run the test suite (PYTEST_ARGS=...)"
+	@echo "  sweep         train every tuned row x both data sets briefly: no NaN/Inf (slow tests)"
 	@echo "  bench         run benchmarks/bench.py"
 	@echo "  profile       time per compiled op of a training step and of evaluation"
 	@echo "  train-readme  train the README example (MNIST, 32 hidden, 3 epochs)"
@@ -52,6 +53,12 @@ test: setup data
 	$(MAKE) --no-print-directory book PROFILE=ci || status=$$?; \
 	$(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
 	echo "make test: wall time $$(( $$(date +%s) - start )) s"; \
+	exit $$status
+
+sweep: setup data  ## every tuned row x both data sets, one short epoch each, all finite
+	@start=$$(date +%s); status=0; \
+	$(PY) -m pytest -q -m slow tests/test_sweep.py $(PYTEST_ARGS) || status=$$?; \
+	echo "make sweep: wall time $$(( $$(date +%s) - start )) s"; \
 	exit $$status
 
 bench: setup data

@@ -76,11 +76,11 @@ def spiking_rates(config, data, n_train, n_eval):
 def conventional_rates(config, data, n_train, n_eval):
     """(train ex/s, eval ex/s) of the conventional autoencoder, same size and batch."""
     keras.utils.set_random_seed(config.seed)
-    model = ConventionalAutoencoder(config.n_hidden, seed=config.seed)
+    model = ConventionalAutoencoder(config.network.n_hidden, seed=config.seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=True)
     x, y = as_values(data.train_inputs), as_values(data.train_clean)
     warm, timed = slice(0, WARMUP_EXAMPLES), slice(WARMUP_EXAMPLES, WARMUP_EXAMPLES + n_train)
-    fit = dict(batch_size=config.batch_size, epochs=1, shuffle=True, verbose=0)
+    fit = dict(batch_size=config.optimizer.batch_size, epochs=1, shuffle=True, verbose=0)
     model.fit(x[warm], y[warm], **fit)
     train = _rate(n_train, lambda: model.fit(x[timed], y[timed], **fit))
     test = as_values(data.test_inputs[:n_eval])
@@ -98,7 +98,8 @@ def benchmark(n_train, n_eval):
         data = prepare_data(config)
         sae_train, sae_eval, sort = spiking_rates(config, data, n_train, n_eval)
         ann_train, ann_eval = conventional_rates(config, data, n_train, n_eval)
-        rows.append(dict(row=f"({noise:g}, {latency}, {n_hidden})", batch=config.batch_size,
+        rows.append(dict(row=f"({noise:g}, {latency}, {n_hidden})",
+                         batch=config.optimizer.batch_size,
                          sae_train=sae_train, sae_eval=sae_eval, sort=sort,
                          ann_train=ann_train, ann_eval=ann_eval,
                          train_ratio=sae_train / ann_train, eval_ratio=sae_eval / ann_eval))

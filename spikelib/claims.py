@@ -82,7 +82,8 @@ def _fmt(value):
 
 
 def _table(profile, section, name=None):
-    return sections.read(section, profile)[name or section]
+    name = name or section
+    return sections.read(section, profile, tables=[name])[name]
 
 
 def check_c1(profile):

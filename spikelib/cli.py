@@ -133,6 +133,7 @@ def _train(args):
     config = paper_config(args.noise, args.latency, args.n_hidden, **overrides)
     out = args.out or Path("results") / "runs" / config.digest()
     _check_out(out, config, args.overwrite)
+    _load_tensorflow(args)
     from spikelib.experiment import train_and_test
     print(f"config {config.digest()}: {config.to_json()}", file=sys.stderr)
     model, results = train_and_test(config, progress=not args.quiet)
@@ -170,6 +171,7 @@ def _run(args):
     from spikelib.sections import plan
     from spikelib.store import Store, results_root
     profile = get_profile(args.profile)
+    _load_tensorflow(args)
     runs = plan(profile)
     root = results_root(profile)
     workers = args.workers or max(1, (os.cpu_count() or 1) // (args.threads_per_worker or 1))
@@ -184,22 +186,25 @@ def _run(args):
     return 0 if summary.ok else 1
 
 
+def _load_tensorflow(args):
+    if not getattr(args, "verbose", False):
+        _quiet_tensorflow()
+
+
 def _quiet_tensorflow():
-    """No TensorFlow/absl start-up lines on stderr (unless --verbose)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import logging
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    try:
-        import absl.logging
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    except ImportError:
-        pass
+    """No TensorFlow/absl start-up lines on stderr.
+
+    Called once every argument is validated (a bad value never waits for
+    TensorFlow); --verbose keeps the lines.
+    """
+    from spikelib.quiet import import_tensorflow
+    import_tensorflow()
+    import absl.logging
+    absl.logging.set_verbosity(absl.logging.ERROR)
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if not getattr(args, "verbose", False):
-        _quiet_tensorflow()
     from spikelib.data import DataUnavailableError
     try:
         if args.command == "train":

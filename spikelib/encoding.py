@@ -9,20 +9,37 @@ as a value (noise, targets, loss) a silent input counts as 1.0.
 
 import numpy as np
 
+from spikelib import validation
+
 N_PIXELS = 784
 
 
+def _numeric_array(name, values):
+    """`values` as a numpy array of real numbers (ints or floats), else TypeError."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "uif":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}")
+    return array
+
+
 def _as_flat_images(images):
-    images = np.asarray(images)
+    images = _numeric_array("images", images)
     if images.ndim == 3 and images.shape[1:] == (28, 28):
         images = images.reshape(len(images), N_PIXELS)
     if images.ndim != 2 or images.shape[1] != N_PIXELS:
-        raise ValueError(f"expected images of shape (n, 28, 28) or (n, 784), got {images.shape}")
-    if images.dtype != np.uint8:
+        raise ValueError(f"images must have shape (n, 28, 28) or (n, {N_PIXELS}), "
+                         f"got shape {images.shape}")
+    if images.dtype != np.uint8 and images.size:
         if not np.all(np.isfinite(images)):
-            raise ValueError("images contain NaN or infinite pixels")
-        if images.min() < 0 or images.max() > 255 or np.any(images != np.round(images)):
-            raise ValueError("pixels must be integers in 0..255 (uint8 bytes)")
+            bad = ~np.isfinite(images)
+            kind = "NaN" if np.isnan(images[bad]).any() else "an infinite value"
+            raise ValueError(f"images must be pixel bytes in 0..255, got {kind} at index "
+                             f"{[int(i) for i in np.argwhere(bad)[0]]}")
+        invalid = (images < 0) | (images > 255) | (images != np.round(images))
+        if invalid.any():
+            raise ValueError(f"images must be pixel bytes: integers in 0..255 (uint8), got "
+                             f"{images[invalid][0].item()!r} at index "
+                             f"{[int(i) for i in np.argwhere(invalid)[0]]}")
     return images.astype(np.float32)
 
 
@@ -42,9 +59,12 @@ def add_noise(times, factor, seed):
 
     The mean of +1 delays or removes spikes; a result of 1 or more is silent.
     Drawn once per data set (at load time), from `seed`.
+    `times`: encoded spike times (>= 0, +inf for silent; NaN and -inf are
+    refused); `factor`: the noise factor in [0, 1].
     """
-    if not 0.0 <= factor <= 1.0:
-        raise ValueError(f"noise factor must be in [0, 1], got {factor}")
+    factor = validation.check_real("factor (the noise factor)", factor, minimum=0.0, maximum=1.0)
+    times = _numeric_array("times", times)
+    validation.check_range("times", times, 0.0, np.inf, "spike times >= 0 (+inf for silent)")
     values = as_values(times)
     if factor == 0.0:
         return np.where(values >= 1.0, np.inf, values).astype(np.float32)
@@ -54,9 +74,8 @@ def add_noise(times, factor, seed):
 
 
 def check_latency(latency):
-    if not latency > 0:
-        raise ValueError(f"latency must be positive, got {latency}")
-    return float(latency)
+    """The target latency L: a positive finite number; returns it as float."""
+    return validation.check_real("latency", latency, minimum=0.0, strict=True)
 
 
 def latency_targets(clean_times, latency):

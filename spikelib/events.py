@@ -43,8 +43,12 @@ def event_width(counts, step=WIDTH_STEP):
 
 
 def to_events(times, width=None):
-    """Sort each example's input times; keep the first `width` (default: all non-silent)."""
-    times = np.asarray(times, dtype=np.float32)
+    """Sort each example's input times; keep the first `width` (default: all non-silent).
+
+    The times stay float64 if they are, else become float32.
+    """
+    times = np.asarray(times)
+    times = times.astype(np.float64 if times.dtype == np.float64 else np.float32)
     order = np.argsort(times, axis=1, kind="stable")
     if width is None:
         width = min(event_width(np.isfinite(times).sum(axis=1)), times.shape[1])

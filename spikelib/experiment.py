@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from spikelib.autoencoder import SpikingAutoencoder
+from spikelib.baselines import mean_image_error
 from spikelib.data import load_splits
 from spikelib.encoding import add_noise, encode_images
 from spikelib.loss import reconstruction_error
@@ -69,12 +70,14 @@ def prepare_data(config):
     return prepare(config.data, config.seed)
 
 
-def health(hidden_times, output_times):
+def health(hidden_times, output_times, test_mse=None, mean_image_mse=None):
     """Silent shares of the hidden and output layers on test data, and a verdict.
 
     "dead": no output ever fires; "input_blind": the hidden layer never
     fires or fires at the same time for every example, so the output cannot
-    depend on the input; "ok" otherwise.
+    depend on the input; "off_target": the reconstruction is no better than
+    the mean training image (outputs firing far from their targets, as at
+    too small a budget); "ok" otherwise.
     """
     hidden_fired, output_fired = np.isfinite(hidden_times), np.isfinite(output_times)
     constant = bool(np.all(np.ptp(np.where(hidden_fired, hidden_times, -1.0), axis=0) == 0))
@@ -82,6 +85,8 @@ def health(hidden_times, output_times):
         verdict = "dead"
     elif not hidden_fired.any() or constant:
         verdict = "input_blind"
+    elif test_mse is not None and not test_mse < mean_image_mse:
+        verdict = "off_target"
     else:
         verdict = "ok"
     return dict(silent_hidden_share=float(1.0 - hidden_fired.mean()),
@@ -103,12 +108,14 @@ def train_and_test(config, data=None, progress=True, on_epoch=None, state=None):
     seconds = time.perf_counter() - started
     hidden, outputs = spike_times_of(model, evaluation_events(data)[1])
     test_errors = np.asarray(reconstruction_error(outputs, data.test_clean, config.latency))
+    test_mse = float(np.mean(test_errors))
+    mean_image_mse = float(np.mean(mean_image_error(data.train_clean, data.test_clean)))
     best = min(history, key=lambda record: record["validation_mse"])
     results = dict(kind="sae", config=config.to_dict(), config_digest=config.digest(),
-                   seed=config.seed, test_mse=float(np.mean(test_errors)),
+                   seed=config.seed, test_mse=test_mse, mean_image_mse=mean_image_mse,
                    best_epoch=best["epoch"], best_validation_mse=best["validation_mse"],
                    epochs_run=history[-1]["epoch"], stop_reason=stop_reason,
-                   **health(hidden, outputs),
+                   **health(hidden, outputs, test_mse, mean_image_mse),
                    history=history, train_seconds=seconds, versions=package_versions())
     return model, results
 

@@ -3,8 +3,10 @@
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
+from spikelib import validation
 from spikelib.neuron import spike_times
 from spikelib.pulses import Pulses
 
@@ -29,18 +31,30 @@ class SpikingDense(keras.layers.Layer):
                  weight_mean_multiplier=0.0, pulse_weight_mean_multiplier=0.0,
                  nonnegative_weights=False, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = int(units)
-        self.decay_rate = float(decay_rate)
-        self.threshold = float(threshold)
-        self.clip_derivative = float(clip_derivative)
-        self.penalty_no_spike = float(penalty_no_spike)
-        self.weight_mean_multiplier = float(weight_mean_multiplier)
-        self.pulse_weight_mean_multiplier = float(pulse_weight_mean_multiplier)
+        validation.check_float_dtype_name(f"the compute dtype of layer {self.name!r}",
+                                          self.compute_dtype)
+        self.units = validation.check_integer("units", units, minimum=0)
+        self.decay_rate = validation.check_real("decay_rate", decay_rate, minimum=0.0, strict=True)
+        self.threshold = validation.check_real("threshold", threshold, minimum=0.0, strict=True)
+        self.clip_derivative = validation.check_real("clip_derivative", clip_derivative,
+                                                     minimum=0.0, strict=True, allow_inf=True)
+        self.penalty_no_spike = validation.check_real("penalty_no_spike", penalty_no_spike,
+                                                      minimum=0.0)
+        self.weight_mean_multiplier = validation.check_real("weight_mean_multiplier",
+                                                            weight_mean_multiplier)
+        self.pulse_weight_mean_multiplier = validation.check_real(
+            "pulse_weight_mean_multiplier", pulse_weight_mean_multiplier)
+        if not isinstance(nonnegative_weights, (bool, np.bool_)):
+            raise TypeError(f"nonnegative_weights must be True or False, got "
+                            f"{nonnegative_weights!r}")
         self.nonnegative_weights = bool(nonnegative_weights)
-        self.seed = seed
+        self.seed = seed if seed is None else validation.check_integer("seed", seed)
         self.pulses = Pulses(n_pulses)
 
     def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(f"inputs of {self.name!r} must be 2-D (batch, n_inputs) with a known "
+                             f"n_inputs, got shape {tuple(input_shape)}")
         n_in, n_pulses = int(input_shape[-1]), self.pulses.n_pulses
         sigma = initial_weight_sigma(n_in, self.units, n_pulses)
         seeds = (None, None) if self.seed is None else (self.seed, self.seed + 1)
@@ -61,6 +75,7 @@ class SpikingDense(keras.layers.Layer):
         """`input_rows`: optional (batch, n) kernel row of each input (events);
         `sorted_inputs`: the inputs are ascending in every row (+inf last),
         as events are, so only the pulses need to be merged in."""
+        self._check_call(inputs, input_rows)
         weights = ops.concatenate([self.kernel, self.pulse_kernel], axis=0)
         if input_rows is not None:
             n_pulses = self.pulses.n_pulses
@@ -71,6 +86,23 @@ class SpikingDense(keras.layers.Layer):
                            self.decay_rate, self.threshold,
                            self.clip_derivative, self.penalty_no_spike, input_rows=input_rows,
                            sorted_prefix=(inputs.shape[1] or 0) if sorted_inputs else 0)
+
+    def _check_call(self, inputs, input_rows):
+        """The arguments of `call` (values only where concrete, see `spikelib.validation`)."""
+        validation.check_float_dtype("inputs", inputs)
+        shape = validation.check_rank("inputs", inputs, 2, "(batch, n_inputs)")
+        n_in = self.kernel.shape[0]
+        if input_rows is None:
+            if shape[1] != n_in:
+                raise ValueError(f"inputs of {self.name!r} must have {n_in} columns (the layer "
+                                 f"was built for {n_in} inputs), got shape {shape}")
+            return
+        validation.check_integer_dtype("input_rows", input_rows)
+        rows_shape = validation.shape_of(input_rows)
+        if rows_shape is None or len(rows_shape) != 2 or any(
+                a is not None and b is not None and a != b for a, b in zip(rows_shape, shape)):
+            raise ValueError(f"input_rows must have the shape of inputs {shape}, got {rows_shape}")
+        validation.check_index("input_rows", input_rows, n_in)
 
     @property
     def pulse_times(self):

@@ -65,6 +65,8 @@ _PREFIX_BLOCK = 16
 # Relative slack (in units of the dtype's epsilon) of the "potential reaches
 # theta" test: an exact touch (x = -1/e) must not depend on how exp rounds.
 _TOUCH_ULPS = 8.0
+# Tests set this to check the overflow-safe prefix sums on every input (see `_prefix_sums`).
+_ALWAYS_SAFE = False
 
 
 def _dtype_name(tensor):
@@ -111,6 +113,96 @@ def _decayed_prefix_sums(values, clock, decay_rate):
         carried = ops.matmul(across, sums[:, :, -1, :])                          # at k's first input
         sums = sums + decay[:, :, :, None] * carried[:, :, None, :]
     return ops.reshape(sums, (-1, blocks * size, channels))[:, :n, :]
+
+
+def _block_prefix_sums(values, block_shift, decay_rate):
+    """Inclusive cumulative sum over axis 1 of (batch, n, c), blockwise rescaled
+    (the fast form of `_prefix_sums`, for blocks of a safe span).
+
+    The values of block m (of _PREFIX_BLOCK inputs) are scaled relative to
+    the block's own origin s_m (an exp(-K s_m) factor); the sum seen by an
+    input of block k is re-expressed in block k's scale, so block m's total
+    enters with the factor exp(K (s_m - s_k)) <= 1 (origins ascend).
+    XLA's cumsum (and batched small matmuls) are slow on CPU: the sums
+    within blocks are one plain matrix product with a triangular matrix.
+    block_shift: (batch, blocks) origins, ascending.
+    """
+    n, channels = values.shape[1], values.shape[2]
+    blocks = -(-n // _PREFIX_BLOCK)
+    padded = ops.pad(values, ((0, 0), (0, blocks * _PREFIX_BLOCK - n), (0, 0)))
+    padded = ops.transpose(ops.reshape(padded, (-1, blocks, _PREFIX_BLOCK, channels)), (0, 1, 3, 2))
+    within = ops.triu(ops.ones((_PREFIX_BLOCK, _PREFIX_BLOCK), values.dtype))
+    inner = ops.reshape(ops.matmul(ops.reshape(padded, (-1, _PREFIX_BLOCK)), within),
+                        (-1, blocks, channels, _PREFIX_BLOCK))
+    if blocks > 1:
+        totals = inner[:, :, :, -1]                                   # (batch, m, c)
+        gap = block_shift[:, None, :] - block_shift[:, :, None]       # s_m - s_k, (batch, k, m)
+        block_index = ops.arange(blocks, dtype="int32")
+        earlier = block_index[None, :] < block_index[:, None]
+        decay = ops.where(earlier[None], ops.exp(decay_rate * ops.minimum(gap, 0.0)), 0.0)
+        offsets = ops.matmul(decay, totals)                          # (batch, k, c)
+        inner = inner + offsets[:, :, :, None]
+    total = ops.transpose(inner, (0, 1, 3, 2))
+    return ops.reshape(total, (-1, blocks * _PREFIX_BLOCK, channels))[:, :n, :]
+
+
+def _block_origins(relative, finite):
+    """Per input, the origin of its block of _PREFIX_BLOCK sorted inputs: the
+    block's first (earliest) input time, 0 for an all-silent block.
+    Returns ((batch, blocks), (batch, n))."""
+    n = relative.shape[1]
+    blocks = -(-n // _PREFIX_BLOCK)
+    first = relative[:, ::_PREFIX_BLOCK]
+    block_shift = ops.where(finite[:, ::_PREFIX_BLOCK], first, 0.0)
+    shift = ops.reshape(ops.repeat(block_shift[:, :, None], _PREFIX_BLOCK, axis=2),
+                        (-1, blocks * _PREFIX_BLOCK))[:, :n]
+    return block_shift, shift
+
+
+def _prefix_sums(weighted, relative, clock, finite, decay_rate):
+    """A, B of every sorted candidate and the origin (shift) they are taken in.
+
+    weighted: (batch, n, c) weights of the sorted inputs (0 for silent ones);
+    relative, clock: (batch, n) their times (clock: silent inputs at the last
+    time that spikes).  Two exact forms, one `cond`:
+
+    - fast (the usual case): each block of _PREFIX_BLOCK inputs in the scale
+      of its first input, i.e. terms w e^{K (t - s)} with positive
+      exponents, summed by one triangular matrix product;
+    - safe: each candidate in its own scale (`_decayed_prefix_sums`), no
+      positive exponent at all.
+
+    The fast form is taken when no block's exponent, together with the
+    largest |w| (1 + t) and the number of inputs, can come near the dtype's
+    largest value (a quarter of its log range to spare); otherwise, e.g.
+    for a learned pulse far after the image inputs, the safe one.
+    """
+    dtype = _dtype_name(weighted)
+    n = weighted.shape[1]
+
+    def values(scale):
+        return ops.concatenate([weighted * scale[:, :, None],
+                                weighted * (scale * relative)[:, :, None]], axis=2)
+
+    def fast():
+        block_shift, shift = _block_origins(relative, finite)
+        growth = ops.where(finite, ops.exp(decay_rate * (relative - shift)), 0.0)
+        return _block_prefix_sums(values(growth), block_shift, decay_rate), shift
+
+    def safe():
+        return _decayed_prefix_sums(values(ops.ones_like(relative)), clock, decay_rate), relative
+
+    if _ALWAYS_SAFE:
+        return safe()
+    size = _PREFIX_BLOCK
+    blocks = -(-n // size)
+    ends = ops.minimum(ops.arange(blocks, dtype="int32") * size + size - 1, n - 1)
+    span = ops.max(ops.take(clock, ends, axis=1) - clock[:, ::size])
+    magnitude = (ops.max(ops.abs(weighted)) * (1.0 + ops.max(clock)) * n
+                 + float(np.finfo(dtype).tiny))
+    limit = 0.75 * math.log(float(np.finfo(dtype).max))
+    fits = decay_rate * span + ops.log(magnitude) <= limit
+    return ops.cond(fits, fast, safe)
 
 
 def _reaches_threshold(a, b, start, following, shift, decay_rate, threshold, slack):
@@ -330,14 +422,13 @@ def _sorted_spike_times(inputs, input_rows, weights, decay_rate, threshold, clip
         # last input that spikes, so every step of the clock is >= 0.
         clock = ops.where(finite, relative, ops.max(relative, axis=1, keepdims=True))
         weighted = ops.where(finite[:, :, None], sorted_weights, 0.0)
-        ab = _decayed_prefix_sums(
-            ops.concatenate([weighted, weighted * relative[:, :, None]], axis=2), clock, decay_rate)
+        ab, shift = _prefix_sums(weighted, relative, clock, finite, decay_rate)
         n_out = weights.shape[1]
         start = ops.where(finite, relative, math.inf)
         following = ops.concatenate(
             [start[:, 1:], ops.full((batch, 1), math.inf, dtype=inputs.dtype)], axis=1)
         fired, first, accepted = _first_spike(ab[:, :, :n_out], ab[:, :, n_out:], start,
-                                              following, relative, decay_rate, threshold,
+                                              following, shift, decay_rate, threshold,
                                               in_time_order=True)
         result = ops.where(fired, accepted[3] + origin, math.inf)
 

@@ -9,15 +9,15 @@ non-negative (the model page, pulses).
 import keras
 from keras import ops
 
+from spikelib import validation
+
 
 class Pulses(keras.layers.Layer):
     """Appends `n_pulses` learnable spike times to every example's inputs."""
 
     def __init__(self, n_pulses, **kwargs):
         super().__init__(**kwargs)
-        if n_pulses < 0:
-            raise ValueError(f"n_pulses must be >= 0, got {n_pulses}")
-        self.n_pulses = int(n_pulses)
+        self.n_pulses = validation.check_integer("n_pulses", n_pulses, minimum=0)
 
     def build(self, input_shape):
         initial = [(k + 1) / (self.n_pulses + 1) for k in range(self.n_pulses)]

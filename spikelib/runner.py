@@ -14,10 +14,11 @@ reported with its config and error while the others go on.
 import dataclasses
 import os
 import socket
+import sys
 import time
 import traceback
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from spikelib.store import Store, check_writable
 
@@ -35,8 +36,11 @@ def configure_threads(threads):
     """Size TensorFlow's thread pools to this process's share of the cores (once)."""
     if _configured:
         return _configured["threads"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    from spikelib.quiet import import_tensorflow
+    tf = import_tensorflow()
+    # A worker traces each run's step functions once; TensorFlow counts the
+    # traces of successive runs as "retracing" and warns, which is noise here.
+    tf.get_logger().setLevel("ERROR")
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -150,7 +154,8 @@ def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
                    for run in todo}
         total = sum(run.training_examples() for run in todo)
         bar = tqdm(total=total, unit="ex", unit_scale=True, disable=not progress,
-                   desc=f"{len(todo)} runs", dynamic_ncols=True)
+                   desc=f"{len(todo)} runs", dynamic_ncols=True,
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0)
         pending = set(futures)
         with bar:
             while pending:

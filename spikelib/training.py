@@ -70,14 +70,15 @@ def _loop(step_function, model, arrays, extra):
     (steps, step, ...) `arrays` = (times, rows, ...), in one compiled loop."""
     times, rows, *per_example = arrays
     steps = tf.shape(times)[0]
+    dtype = tf.as_dtype(model.compute_dtype)  # float64 under keras floatx float64
 
     def body(step, results):
         sliced = [array[step] for array in per_example]
-        return step + 1, results.write(step, step_function(model, times[step], rows[step],
-                                                           *sliced, *extra))
+        return step + 1, results.write(step, tf.cast(step_function(model, times[step], rows[step],
+                                                                   *sliced, *extra), dtype))
 
     _, results = tf.while_loop(lambda step, _: step < steps, body,
-                               (tf.constant(0), tf.TensorArray(tf.float32, size=steps)))
+                               (tf.constant(0), tf.TensorArray(dtype, size=steps)))
     return results.stack()
 
 
@@ -167,6 +168,9 @@ class Trainer:
         weights, pulses = self.model.weight_variables(), self.model.pulse_variables()
         with tf.GradientTape() as tape:
             outputs = _forward_events(self.model, times, rows)
+            # The model computes in its own dtype (float64 under keras floatx float64).
+            clean_times = tf.cast(clean_times, outputs.dtype)
+            example_weights = tf.cast(example_weights, outputs.dtype)
             loss = training_loss(outputs, clean_times, self.latency, example_weights)
         gradients = tape.gradient(loss, weights + pulses)
         self.weights_optimizer.apply(gradients[:len(weights)], weights)
@@ -178,9 +182,9 @@ class Trainer:
         def body(step, total):
             errors = self._train_step(times[step], rows[step], clean_times[step],
                                       example_weights[step])
-            return step + 1, total + tf.reduce_sum(errors)
+            return step + 1, total + tf.cast(tf.reduce_sum(errors), tf.float64)
         _, total = tf.while_loop(lambda step, _: step < n_steps, body,
-                                 (tf.constant(0), tf.constant(0.0)))
+                                 (tf.constant(0), tf.constant(0.0, tf.float64)))
         return total
 
     def _events(self, inputs):

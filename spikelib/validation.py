@@ -135,7 +135,12 @@ def check_integer(name, value, *, minimum=None, maximum=None):
 
 def check_float_dtype(name, x, allowed=FLOAT_DTYPES):
     """`x` has one of the `allowed` floating dtypes; returns the dtype name."""
-    dtype = dtype_name(x)
+    return check_float_dtype_name(name, dtype_name(x), allowed)
+
+
+def check_float_dtype_name(name, dtype, allowed=FLOAT_DTYPES):
+    """`dtype` (a name such as 'float32') is one of the `allowed` floating dtypes."""
+    dtype = str(dtype)
     if dtype not in allowed:
         hint = (" (half precision is not supported: the closed form needs the range of"
                 " float32 or float64)" if dtype in ("float16", "bfloat16") else "")

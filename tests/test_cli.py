@@ -33,7 +33,7 @@ def test_train_writes_results_and_checkpoint(tmp_path, capsys):
     assert set(results["history"][0]) >= {"train_mse", "validation_mse", "test_mse"}
     assert {"tensorflow-cpu", "keras", "numpy"} <= set(results["versions"])
     assert math.isfinite(results["test_mse"]) and results["test_mse"] > 0.0
-    assert results["health"] in ("ok", "dead", "input_blind")
+    assert results["health"] in ("ok", "dead", "input_blind", "off_target")
     assert json.loads(capsys.readouterr().out)["test_mse"] == results["test_mse"]
     # A second run into the same folder is refused before it trains.
     assert main(["train", "--noise", "0.2", "--latency", "2", *TINY, "--out", str(out)]) == 2
@@ -86,3 +86,13 @@ def test_a_corrupt_data_cache_is_one_line_with_its_fix(tmp_path, capsys, monkeyp
     status = main(["train", *TINY, "--out", str(tmp_path / "run"), "--quiet"])
     error = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and error[-1].startswith("spikelib: error:") and "corrupt" in error[-1]
+
+
+def test_a_dry_run_prints_the_plan_without_tensorflow_start_up_lines(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "spikelib", "run", "--profile", "ci",
+                             "--dry-run"], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "SPIKELIB_RESULTS": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("profile ci:") and lines[1].startswith("plan: ")
+    assert not any(word in result.stderr for word in ("absl", "oneDNN", "I0000", "WARNING"))

@@ -13,11 +13,16 @@ rate and threshold.
 spike_times has two formulations, chosen by the number of inputs (dense up
 to neuron.DENSE_LIMIT, sorted prefix sums above).  Padding a layer with
 silent inputs (zero weights) changes nothing, so the checks run both ways:
-"narrow" (at most DENSE_LIMIT inputs) and "wide" (padded beyond it).
+"narrow" (at most DENSE_LIMIT inputs) and "wide" (padded beyond it).  The
+sorted path's prefix sums have a fast form for the usual spans and an
+overflow-safe one for any span (a `cond`); "safe" is "wide" with the safe
+form forced (neuron._ALWAYS_SAFE), so both are checked on every case.
 """
 
+import contextlib
 import math
 
+import keras
 import numpy as np
 import pytest
 import scipy.special
@@ -38,7 +43,18 @@ except ImportError:  # tests/ imported as a package
 
 NARROW = getattr(neuron, "DENSE_LIMIT", 128)
 WIDE = NARROW + 72
-LAYOUTS = ["narrow", "wide"]
+LAYOUTS = ["narrow", "wide", "safe"]
+
+
+@contextlib.contextmanager
+def prefix_form(layout):
+    """For layout "safe", the overflow-safe prefix sums on every input."""
+    previous = neuron._ALWAYS_SAFE
+    neuron._ALWAYS_SAFE = layout == "safe"
+    try:
+        yield
+    finally:
+        neuron._ALWAYS_SAFE = previous
 
 
 def widen(inputs, weights, width=WIDE):
@@ -51,10 +67,11 @@ def widen(inputs, weights, width=WIDE):
 
 def run(inputs, weights, decay_rate, threshold, dtype=tf.float64, layout="narrow", **kwargs):
     """spike_times on numpy arrays, as a float64 numpy array."""
-    if layout == "wide":
+    if layout != "narrow":
         inputs, weights = widen(inputs, weights)
-    out = spike_times(tf.constant(inputs, dtype), tf.constant(weights, dtype),
-                      decay_rate, threshold, **kwargs)
+    with prefix_form(layout):
+        out = spike_times(tf.constant(inputs, dtype), tf.constant(weights, dtype),
+                          decay_rate, threshold, **kwargs)
     return np.asarray(out, np.float64)
 
 
@@ -62,9 +79,11 @@ def gradients(inputs, weights, decay_rate, threshold, upstream, layout="narrow",
     """d/d(inputs, weights) of sum(upstream * t) over the neurons that fired
     (for layout "wide": of the padded layer, cut back to the original shapes)."""
     n_in = np.shape(weights)[0]
-    if layout == "wide":
+    if layout != "narrow":
         inputs, weights = widen(inputs, weights)
-    d_inputs, d_weights = _gradients(inputs, weights, decay_rate, threshold, upstream, **kwargs)
+    with prefix_form(layout):
+        d_inputs, d_weights = _gradients(inputs, weights, decay_rate, threshold, upstream,
+                                         **kwargs)
     return d_inputs[:, :n_in], d_weights[:n_in]
 
 
@@ -98,7 +117,7 @@ def pack(layers):
 def run_packed(layers, decay_rate, threshold, layout="narrow"):
     """spike_times of every (inputs, weights) layer, computed in one call."""
     inputs, weights, blocks = pack(layers)
-    assert layout == "wide" or inputs.shape[1] <= NARROW
+    assert layout != "narrow" or inputs.shape[1] <= NARROW
     out = run(inputs, weights, decay_rate, threshold, layout=layout)
     return [out[rows, cols] for rows, cols in blocks]
 
@@ -157,7 +176,8 @@ def random_constants(rng):
 @pytest.fixture(scope="module")
 def reference_sweep():
     """2 000 random layers: (inputs, weights, K, theta, {layout: code}, reference,
-    details), each layer evaluated in a narrow and a wide pack."""
+    details), each layer evaluated in a narrow, a wide and a wide pack with
+    the overflow-safe prefix sums."""
     rng = np.random.default_rng(2021)
     cases = []
     for _ in range(200):  # 10 layers per (K, theta): call overhead vs pack size
@@ -165,12 +185,14 @@ def reference_sweep():
         layers = [random_layer(rng, decay_rate, threshold) for _ in range(10)]
         narrow = [out for p in narrow_packs(layers)
                   for out in run_packed(p, decay_rate, threshold)]
-        wide = [out for i in range(0, 10, 5)
-                for out in run_packed(layers[i:i + 5], decay_rate, threshold, layout="wide")]
-        for (inputs, weights), out_narrow, out_wide in zip(layers, narrow, wide):
+        wide = {layout: [out for i in range(0, 10, 5)
+                         for out in run_packed(layers[i:i + 5], decay_rate, threshold, layout)]
+                for layout in ("wide", "safe")}
+        for i, ((inputs, weights), out_narrow) in enumerate(zip(layers, narrow)):
             expected, details = reference.layer(inputs, weights, decay_rate, threshold)
             cases.append((inputs, weights, decay_rate, threshold,
-                          dict(narrow=out_narrow, wide=out_wide), expected, details))
+                          dict(narrow=out_narrow, wide=wide["wide"][i], safe=wide["safe"][i]),
+                          expected, details))
     return cases
 
 
@@ -420,6 +442,7 @@ def test_gradients_match_finite_differences_and_formula():
         checked += 1
         d_inputs, d_weights = gradients(inputs, weights, k, theta, upstream)
         wide_inputs, wide_weights = gradients(inputs, weights, k, theta, upstream, layout="wide")
+        safe_inputs, safe_weights = gradients(inputs, weights, k, theta, upstream, layout="safe")
         ref_inputs, ref_weights = reference_gradients(inputs, weights, k, upstream, details)
         assert np.all(d_inputs[~np.isfinite(inputs)] == 0.0)
         scale_w, scale_t = 1.0 + np.abs(ref_weights).max(), 1.0 + np.abs(ref_inputs).max()
@@ -431,7 +454,9 @@ def test_gradients_match_finite_differences_and_formula():
                                       np.abs(d_inputs - ref_inputs).max() / scale_t)
         worst["wide_vs_narrow"] = max(worst["wide_vs_narrow"],
                                       np.abs(wide_weights - d_weights).max() / scale_w,
-                                      np.abs(wide_inputs - d_inputs).max() / scale_t)
+                                      np.abs(wide_inputs - d_inputs).max() / scale_t,
+                                      np.abs(safe_weights - d_weights).max() / scale_w,
+                                      np.abs(safe_inputs - d_inputs).max() / scale_t)
     print(f"gradients: {checked} cases checked, {skipped} skipped;",
           {key: f"{value:.2e}" for key, value in worst.items()})
     assert skipped <= checked, (skipped, checked)
@@ -570,17 +595,19 @@ def test_float32_agrees_with_float64_on_image_like_inputs():
         weights = np.concatenate([rng.normal(mean, sigma, (784, n_out)),
                                   rng.normal(4.0 * sigma, sigma, (n_pulses, n_out))])
         t64 = run(inputs, weights, k, theta)
-        t32 = run(inputs, weights, k, theta, dtype=tf.float32)
         expected, details = reference.layer(inputs, weights, k, theta)
         np.testing.assert_array_equal(np.isfinite(t64), np.isfinite(expected))
         gap = np.array([[s.get("branch_gap", np.inf) for s in row] for row in details])
         sensitive = gap < 1e-3
         near_touch += np.sum(sensitive)
-        np.testing.assert_array_equal(np.isfinite(t32)[~sensitive], np.isfinite(t64)[~sensitive])
         both = ~sensitive & np.isfinite(t64)
         compared += np.sum(both)
-        error = np.abs(t32[both] - t64[both]) / np.maximum(1.0, np.abs(t64[both]))
-        worst = max(worst, error.max(initial=0.0))
+        for layout in ("wide", "safe"):  # the fast and the overflow-safe prefix sums
+            t32 = run(inputs, weights, k, theta, dtype=tf.float32, layout=layout)
+            np.testing.assert_array_equal(np.isfinite(t32)[~sensitive],
+                                          np.isfinite(t64)[~sensitive])
+            error = np.abs(t32[both] - t64[both]) / np.maximum(1.0, np.abs(t64[both]))
+            worst = max(worst, error.max(initial=0.0))
     fired_share = compared / (4 * batch * n_out)
     print(f"float32: {compared} compared, {near_touch} near touch, max error {worst:.2e}")
     assert 0.2 < fired_share < 0.9, fired_share
@@ -607,3 +634,376 @@ def test_gradient_when_touching_threshold_exactly():
                                     clip_derivative=5.0)
     assert d_inputs[0, 0] == pytest.approx(1.0)
     assert d_weights[0, 0] == pytest.approx(-5.0)
+
+
+# ----------------------------------------------------------------------------
+# inputs far apart: the sorted path never overflows (issue 12)
+
+
+def _reference_times(inputs, weights, k, theta):
+    return reference.layer(np.atleast_2d(inputs), np.asarray(weights, np.float64), k, theta)[0]
+
+
+@pytest.mark.parametrize("layout", ["wide", "safe"])
+@pytest.mark.parametrize("inputs, weights, k, expected", [
+    # K span + ln(w t) above float32's 88.7: the fast form would overflow.
+    ([[0.0, 42.0]], [[1.0], [10.0]], 2.0, 42.05591628),
+    # A zero weight in the block: 0 x inf would be NaN.
+    ([[0.0, 42.0]], [[0.0], [10.0]], 2.0, 42.05591628),
+    # The spike comes before the far input, which must not hide it.
+    ([[0.0, 45.0]], [[5.0], [1.0]], 2.0, 0.12958555),
+])
+def test_far_apart_inputs_float32(layout, inputs, weights, k, expected):
+    theta = 0.5
+    reference_time = _reference_times(inputs, weights, k, theta)[0, 0]
+    assert reference_time == pytest.approx(expected, abs=1e-8)
+    dense = run(inputs, weights, k, theta, dtype=tf.float32)[0, 0]
+    got = run(inputs, weights, k, theta, dtype=tf.float32, layout=layout)[0, 0]
+    assert got == pytest.approx(reference_time, rel=1e-6)
+    assert got == pytest.approx(dense, rel=1e-6)
+
+
+def test_far_input_silences_only_what_it_should():
+    """Two neurons, one example: the far input cannot silence the neuron that
+    fired before it, nor the neuron next to it (formerly both were silent)."""
+    inputs = [[0.0, 0.1, 45.0]]
+    weights = [[5.0, 1.0], [0.0, 1.0], [1.0, 1.0]]
+    expected = _reference_times(inputs, weights, 2.0, 0.5)
+    got = run(inputs, weights, 2.0, 0.5, dtype=tf.float32, layout="wide")
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(expected))
+    np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], rtol=1e-6)
+
+
+def test_learned_pulse_far_after_the_image():
+    """A hidden layer of image-like inputs whose last pulse has learned to
+    spike at 44.5 (K = 1.99): every neuron as the float64 reference, in
+    float32 (formerly all but a few of each example's 64 were silent)."""
+    rng = np.random.default_rng(1)
+    k, theta = 1.99, 1.0
+    pixels = rng.uniform(0, 1, (4, 200))
+    pixels[rng.uniform(size=pixels.shape) < 0.3] = np.inf
+    inputs = np.concatenate([pixels, np.full((4, 1), 0.3), np.full((4, 1), 44.5)], axis=1)
+    weights = rng.normal(0.05, 0.12, (202, 64))
+    weights[-1] = rng.normal(0.5, 1.0, 64)
+    expected, details = reference.layer(inputs, weights, k, theta)
+    got = run(inputs, weights, k, theta, dtype=tf.float32)
+    assert np.isfinite(expected).sum(axis=1).min() >= 30
+    sensitive = np.array([[s.get("branch_gap", np.inf) < 1e-3 for s in row] for row in details])
+    np.testing.assert_array_equal(np.isfinite(got)[~sensitive], np.isfinite(expected)[~sensitive])
+    both = np.isfinite(got) & np.isfinite(expected)
+    np.testing.assert_allclose(got[both], expected[both], rtol=1e-5)
+
+
+def _spread_layer(rng, k, n_in, max_span):
+    """Inputs in a few clusters spread over [0, max_span], some silent, mixed
+    weights with a few exact zeros."""
+    clusters = rng.uniform(0.0, max_span, int(rng.integers(1, 5)))
+    batch = int(rng.integers(1, 4))
+    times = rng.choice(clusters, (batch, n_in)) + rng.uniform(0.0, 2.0 / k, (batch, n_in))
+    times[rng.uniform(size=times.shape) < 0.2] = np.inf
+    weights = random_weights(rng, n_in, int(rng.integers(1, 6)), k, 0.5) * 3.0
+    weights[rng.uniform(size=weights.shape) < 0.1] = 0.0
+    return times, weights
+
+
+def test_spans_up_to_1000_over_k_match_the_reference_float64():
+    """Random layers spanning up to 1000/K (beyond float64's 709 nats): the
+    sorted path (both forms) and the dense path as the sequential reference."""
+    rng = np.random.default_rng(12)
+    worst, fired = 0.0, 0
+    for _ in range(60):
+        k = float(rng.uniform(0.2, 2.0))
+        inputs, weights = _spread_layer(rng, k, int(rng.integers(2, 30)), 1000.0 / k)
+        expected = _reference_times(inputs, weights, k, 0.5)
+        for layout in LAYOUTS:
+            got = run(inputs, weights, k, 0.5, layout=layout)
+            np.testing.assert_array_equal(np.isfinite(got), np.isfinite(expected), err_msg=layout)
+            ok = np.isfinite(expected)
+            error = np.abs(got[ok] - expected[ok]) / np.maximum(1.0, np.abs(expected[ok]))
+            worst = max(worst, error.max(initial=0.0))
+        fired += int(np.isfinite(expected).sum())
+    print(f"spans to 1000/K, float64: {fired} spikes, max relative error {worst:.1e}")
+    assert fired >= 100
+    assert worst <= 1e-9
+
+
+def test_spans_up_to_1000_over_k_float32():
+    """The same in float32: no spike lost or invented (away from touching),
+    times to float32 precision."""
+    rng = np.random.default_rng(13)
+    worst, fired = 0.0, 0
+    for _ in range(60):
+        k = float(rng.uniform(0.2, 2.0))
+        inputs, weights = _spread_layer(rng, k, int(rng.integers(2, 30)), 1000.0 / k)
+        expected, details = reference.layer(inputs, weights, k, 0.5)
+        sensitive = np.array([[s.get("branch_gap", np.inf) < 1e-3 for s in row]
+                              for row in details])
+        for layout in LAYOUTS:
+            got = run(inputs, weights, k, 0.5, dtype=tf.float32, layout=layout)
+            np.testing.assert_array_equal(np.isfinite(got)[~sensitive],
+                                          np.isfinite(expected)[~sensitive], err_msg=layout)
+            ok = np.isfinite(expected) & ~sensitive
+            error = np.abs(got[ok] - expected[ok]) / np.maximum(1.0, np.abs(expected[ok]))
+            worst = max(worst, error.max(initial=0.0))
+        fired += int(np.isfinite(expected).sum())
+    print(f"spans to 1000/K, float32: {fired} spikes, max relative error {worst:.1e}")
+    assert fired >= 100
+    assert worst <= 2e-6
+
+
+def test_huge_weight_takes_the_safe_form():
+    """A small span but a weight of 1e30: the fast form's terms w t e^{K t}
+    would overflow float32, so the layer must take the safe form."""
+    inputs, weights, k = [[0.0, 0.5, 20.0]], [[1e30], [1.0], [1.0]], 1.0
+    expected = _reference_times(inputs, weights, k, 0.5)[0, 0]
+    assert run(inputs, weights, k, 0.5, dtype=tf.float32, layout="wide")[0, 0] == pytest.approx(
+        expected, rel=1e-6)
+
+
+def test_far_apart_gradients_match_the_dense_path():
+    """Gradients of far-apart layers: sorted path (both forms) = dense path."""
+    rng = np.random.default_rng(14)
+    for _ in range(10):
+        k = float(rng.uniform(0.2, 2.0))
+        inputs, weights = _spread_layer(rng, k, int(rng.integers(2, 20)), 1000.0 / k)
+        upstream = rng.normal(size=(inputs.shape[0], weights.shape[1]))
+        dense = gradients(inputs, weights, k, 0.5, upstream, clip_derivative=1e3,
+                          penalty_no_spike=0.5)
+        for layout in ("wide", "safe"):
+            sorted_ = gradients(inputs, weights, k, 0.5, upstream, layout=layout,
+                                clip_derivative=1e3, penalty_no_spike=0.5)
+            for d, s in zip(dense, sorted_):
+                assert np.all(np.isfinite(s))
+                np.testing.assert_allclose(s, d, rtol=1e-9, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------
+# empty layers
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("batch, n_in, n_out", [(0, 2, 3), (3, 0, 2), (3, 2, 0), (0, 0, 0)])
+def test_empty_layers(layout, batch, n_in, n_out):
+    """No examples, inputs or outputs: the (batch, n_out) all-silent result and
+    zero gradients of the right shapes (no empty-tensor errors)."""
+    inputs = np.zeros((batch, n_in))
+    weights = np.ones((n_in, n_out))
+    if layout != "narrow":  # wide: pad the inputs to the sorted path
+        inputs = np.full((batch, WIDE), np.inf)
+        inputs[:, :n_in] = 0.0
+        weights = np.ones((WIDE, n_out))
+    out = run(inputs, weights, 1.0, 0.5, layout="narrow")
+    assert out.shape == (batch, n_out)
+    if n_in == 0 and layout == "narrow":
+        assert np.all(out == np.inf)
+    d_inputs, d_weights = gradients(inputs, weights, 1.0, 0.5, np.ones((batch, n_out)),
+                                    penalty_no_spike=2.0)
+    assert d_inputs.shape == inputs.shape and d_weights.shape == weights.shape
+    assert np.all(np.isfinite(d_inputs)) and np.all(np.isfinite(d_weights))
+    if batch == 0:
+        assert np.all(d_weights == 0.0)
+
+
+def test_events_without_columns_are_all_silent_and_pushed():
+    """input_rows with zero columns: every neuron silent, every weight row
+    gets the full no-spike push."""
+    weights = tf.constant(np.ones((5, 2)))
+    inputs = tf.zeros((3, 0), tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(weights)
+        out = spike_times(inputs, weights, 1.0, 0.5, penalty_no_spike=2.0,
+                          input_rows=tf.zeros((3, 0), tf.int32))
+        loss = tf.reduce_sum(tf.where(tf.math.is_finite(out), out, 0.0))
+    assert out.shape == (3, 2) and np.all(out.numpy() == np.inf)
+    np.testing.assert_array_equal(tape.gradient(loss, weights).numpy(), -2.0)
+
+
+# ----------------------------------------------------------------------------
+# dtypes
+
+
+@pytest.fixture
+def floatx64():
+    """Keras floatx float64; the global dtype policy too, which Keras fixes
+    from floatx the first time any layer is made (an earlier test may have)."""
+    policy = keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        yield
+    finally:
+        keras.config.set_floatx("float32")
+        keras.config.set_dtype_policy(policy)
+
+
+@pytest.mark.parametrize("n_in", [50, 100])
+def test_spiking_dense_float64_floatx_forward_and_gradient(floatx64, n_in):
+    """Under keras floatx float64 a SpikingDense (dense path at 50 inputs,
+    sorted above 64) computes in float64: spike times and weight gradients
+    as the float64 sequential reference (formerly an int64/int32 error)."""
+    from spikelib.layer import SpikingDense
+    rng = np.random.default_rng(4)
+    layer = SpikingDense(5, n_pulses=3, decay_rate=1.0, threshold=0.5,
+                         weight_mean_multiplier=2.0, pulse_weight_mean_multiplier=4.0, seed=1)
+    inputs = rng.uniform(0.0, 1.0, (4, n_in))
+    inputs[rng.uniform(size=inputs.shape) < 0.3] = np.inf
+    x = tf.constant(inputs)
+    with tf.GradientTape() as tape:
+        out = layer(x)
+        loss = tf.reduce_sum(tf.where(tf.math.is_finite(out), out, 0.0))
+    kernel_grad = tape.gradient(loss, layer.kernel)
+    assert out.dtype == tf.float64 and kernel_grad.dtype == tf.float64
+    all_inputs = np.concatenate([inputs, np.tile(layer.pulse_times.numpy(), (4, 1))], axis=1)
+    all_weights = np.concatenate([layer.kernel.numpy(), layer.pulse_kernel.numpy()])
+    expected, details = reference.layer(all_inputs, all_weights, 1.0, 0.5)
+    assert np.isfinite(expected).any()
+    np.testing.assert_array_equal(np.isfinite(out.numpy()), np.isfinite(expected))
+    ok = np.isfinite(expected)
+    np.testing.assert_allclose(out.numpy()[ok], expected[ok], rtol=1e-12)
+    expected_grad = np.zeros(all_weights.shape)
+    for b, row in enumerate(details):
+        for j, spike in enumerate(row):
+            expected_grad[:, j] += reference.derivatives(all_inputs[b], all_weights[:, j], 1.0,
+                                                         spike)[0]
+    np.testing.assert_allclose(kernel_grad.numpy(), expected_grad[:n_in], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_is_refused(dtype):
+    with pytest.raises(TypeError, match=f"inputs must have a floating dtype.*got {dtype}"):
+        spike_times(tf.zeros((1, 2), dtype), tf.ones((2, 1), dtype), 1.0, 0.5)
+    from spikelib.layer import SpikingDense
+    with pytest.raises(TypeError, match=dtype):
+        SpikingDense(3, n_pulses=1, decay_rate=1.0, threshold=0.5, dtype=dtype)
+    with pytest.raises(TypeError, match="float16"):
+        SpikingDense(3, n_pulses=1, decay_rate=1.0, threshold=0.5, dtype="mixed_float16")
+
+
+# ----------------------------------------------------------------------------
+# bad arguments are refused clearly (issue 12)
+
+
+def _call(inputs=None, weights=None, layout="narrow", **kwargs):
+    n = NARROW - 2 if layout == "narrow" else WIDE
+    inputs = np.full((2, n), 0.5) if inputs is None else inputs
+    weights = np.ones((inputs.shape[-1], 3)) if weights is None else weights
+    args = dict(decay_rate=1.0, threshold=0.5)
+    args.update(kwargs)
+    return spike_times(tf.constant(inputs), tf.constant(weights), **args)
+
+
+def _with(values, index, value):
+    values = np.array(values, np.float64)
+    values[index] = value
+    return values
+
+
+@pytest.mark.parametrize("layout", ["narrow", "wide"])
+@pytest.mark.parametrize("change, error, message", [
+    (dict(inputs=np.zeros(3)), ValueError, r"inputs must be 2-D \(batch, n_inputs\), got shape \(3,\)"),
+    (dict(weights=np.ones(3)), ValueError, r"weights must be 2-D"),
+    ("extra_row", ValueError, r"weights must have one row per input column: expected \d+ rows"),
+    ("nan_input", ValueError, r"inputs must be spike times .* got NaN at index \[1, 4\]"),
+    ("minus_inf_input", ValueError, r"inputs must be spike times .* got -inf"),
+    ("nan_weight", ValueError, r"weights must be finite, got NaN"),
+    ("inf_weight", ValueError, r"weights must be finite, got an infinite value"),
+    (dict(decay_rate=math.nan), ValueError, r"decay_rate must be a real number, got NaN"),
+    (dict(decay_rate=math.inf), ValueError, r"decay_rate must be finite"),
+    (dict(threshold=-1.0), ValueError, r"threshold must be > 0, got -1"),
+    (dict(clip_derivative=0.0), ValueError, r"clip_derivative must be > 0"),
+    (dict(penalty_no_spike=-1.0), ValueError, r"penalty_no_spike must be >= 0"),
+    (dict(penalty_no_spike=math.nan), ValueError, r"penalty_no_spike .* NaN"),
+    (dict(decay_rate="1"), TypeError, r"decay_rate must be a real number, got '1'"),
+    (dict(sorted_prefix=-1), ValueError, r"sorted_prefix must be >= 0"),
+    (dict(sorted_prefix=1.5), TypeError, r"sorted_prefix must be an integer"),
+    ("unsorted", ValueError, r"inputs: the first \d+ columns must be ascending.* got 0.7 before 0.2"),
+])
+def test_bad_arguments_raise_clear_errors(layout, change, error, message):
+    n = NARROW - 2 if layout == "narrow" else WIDE
+    inputs = np.full((2, n), 0.5)
+    weights = np.ones((n, 3))
+    kwargs = {}
+    if change == "extra_row":
+        weights = np.ones((n + 1, 3))
+    elif change == "nan_input":
+        inputs = _with(inputs, (1, 4), np.nan)
+    elif change == "minus_inf_input":
+        inputs = _with(inputs, (0, 0), -np.inf)
+    elif change == "nan_weight":
+        weights = _with(weights, (2, 1), np.nan)
+    elif change == "inf_weight":
+        weights = _with(weights, (2, 1), np.inf)
+    elif change == "unsorted":
+        inputs = np.sort(np.random.default_rng(0).uniform(0.0, 1.0, (2, n)), axis=1)
+        inputs[1, 3], inputs[1, 4] = 0.7, 0.2
+        kwargs["sorted_prefix"] = n
+    else:
+        kwargs = dict(change)
+        inputs = kwargs.pop("inputs", inputs)
+        weights = kwargs.pop("weights", weights)
+    with pytest.raises(error, match=message):
+        _call(inputs, weights, **kwargs)
+
+
+def test_integer_and_mixed_dtypes_are_refused():
+    with pytest.raises(TypeError, match=r"inputs must have a floating dtype .* got int32"):
+        spike_times(tf.constant([[0, 1]]), tf.constant([[1.0], [1.0]]), 1.0, 0.5)
+    with pytest.raises(TypeError, match=r"weights must have a floating dtype .* got int32"):
+        spike_times(tf.constant([[0.0, 1.0]]), tf.constant([[1], [1]]), 1.0, 0.5)
+    with pytest.raises(TypeError, match=r"weights must have the dtype of inputs \(float32\), got float64"):
+        spike_times(tf.constant([[0.0, 1.0]]), tf.constant([[1.0], [1.0]], tf.float64), 1.0, 0.5)
+    inputs = tf.constant(np.sort(np.random.default_rng(0).uniform(size=(2, 80)), axis=1))
+    with pytest.raises(TypeError, match=r"input_rows must have an integer dtype, got float32"):
+        spike_times(inputs, tf.ones((80, 2), tf.float64), 1.0, 0.5,
+                    input_rows=tf.zeros((2, 80), tf.float32))
+
+
+def test_bad_input_rows_are_refused():
+    inputs = tf.constant(np.sort(np.random.default_rng(0).uniform(size=(2, 80)), axis=1))
+    weights = tf.ones((90, 2), tf.float64)
+    rows = np.tile(np.arange(80, dtype=np.int32), (2, 1))
+    with pytest.raises(ValueError, match=r"input_rows must be row indices in \[0, 90\), got 95"):
+        spike_times(inputs, weights, 1.0, 0.5, input_rows=tf.constant(_with(rows, (1, 2), 95).astype(np.int32)))
+    with pytest.raises(ValueError, match=r"input_rows must have the shape of inputs"):
+        spike_times(inputs, weights, 1.0, 0.5, input_rows=tf.constant(rows[:, :40]))
+    # In range, rows beyond the inputs' count are fine (events).
+    spike_times(inputs, weights, 1.0, 0.5, input_rows=tf.constant(rows + 10))
+
+
+def test_value_checks_are_skipped_inside_compiled_code():
+    """Inside tf.function the tensors are symbolic: no per-step cost, no error
+    (the compiled callers validate their data before the loop)."""
+    compiled = tf.function(lambda x, w: spike_times(x, w, 1.0, 0.5), jit_compile=True)
+    out = compiled(tf.constant([[np.nan, 0.1]]), tf.constant([[1.0], [1.0]]))
+    assert out.shape == (1, 1)
+    with pytest.raises(ValueError, match="weights must have one row per input"):  # static: always
+        compiled(tf.constant([[0.0, 0.1]]), tf.constant([[1.0], [1.0], [1.0]]))
+
+
+def test_spiking_dense_refuses_bad_calls():
+    from spikelib.layer import SpikingDense
+    layer = SpikingDense(3, n_pulses=2, decay_rate=1.0, threshold=0.5, seed=0)
+    with pytest.raises(ValueError, match=r"inputs of 'spiking_dense\w*' must be 2-D"):
+        layer(tf.zeros((5,)))
+    layer(tf.zeros((2, 5)))
+    with pytest.raises(ValueError, match=r"must have 5 columns .* got shape \(2, 6\)"):
+        layer(tf.zeros((2, 6)))
+    with pytest.raises(TypeError, match=r"inputs must have a floating dtype .* got int32"):
+        layer(tf.zeros((2, 5), tf.int32))
+    with pytest.raises(ValueError, match=r"inputs must be spike times .* NaN"):
+        layer(tf.constant([[np.nan, 0.0, 0.0, 0.0, 0.0]]))
+    with pytest.raises(ValueError, match=r"input_rows must be row indices in \[0, 5\), got 7"):
+        layer(tf.constant([[0.1, 0.2]]), input_rows=tf.constant([[0, 7]]), sorted_inputs=True)
+    with pytest.raises(ValueError, match=r"ascending.*sorted_inputs"):
+        layer(tf.constant([[0.3, 0.2]]), input_rows=tf.constant([[0, 1]]), sorted_inputs=True)
+    for kwargs, error, message in [
+            (dict(units=-1), ValueError, "units must be >= 0"),
+            (dict(units=2.5), TypeError, "units must be an integer"),
+            (dict(n_pulses=-1), ValueError, "n_pulses must be >= 0"),
+            (dict(decay_rate=math.nan), ValueError, "decay_rate must be a real number, got NaN"),
+            (dict(threshold=0.0), ValueError, "threshold must be > 0"),
+            (dict(nonnegative_weights="ture"), TypeError, "nonnegative_weights must be True or False")]:
+        args = dict(units=3, n_pulses=2, decay_rate=1.0, threshold=0.5)
+        args.update(kwargs)
+        with pytest.raises(error, match=message):
+            SpikingDense(**args)

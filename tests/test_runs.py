@@ -171,6 +171,13 @@ def test_health_flags_dead_and_input_blind_networks():
     assert health(half, fired)["silent_hidden_share"] == 0.5
 
 
+def test_health_flags_a_reconstruction_no_better_than_the_mean_image():
+    fired = np.array([[0.5, 1.0], [0.7, 1.2]])
+    assert health(fired, fired, test_mse=0.02, mean_image_mse=0.067)["health"] == "ok"
+    assert health(fired, fired, test_mse=279.0, mean_image_mse=0.067)["health"] == "off_target"
+    assert health(fired, fired, test_mse=np.nan, mean_image_mse=0.067)["health"] == "off_target"
+
+
 def test_an_unwritable_results_folder_is_a_clear_error(tmp_path):
     from spikelib.store import check_writable
     blocker = tmp_path / "file"

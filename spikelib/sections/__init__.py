@@ -24,7 +24,7 @@ from spikelib.store import Store, results_root, write_table
 
 # In book order.
 SECTIONS = ("model", "datasets", "latencies", "noise", "embedding_sizes", "classification",
-            "inhibition", "comparison")
+            "inhibition", "comparison", "fidelity")
 
 
 def section(name):
@@ -90,8 +90,9 @@ def compute(name, profile, train_missing=True, progress=True, **runner_options):
     return SectionResults(name, results.profile, frames, results)
 
 
-def read(name, profile):
-    """The written tables of section `name` (no training, no computing), checked."""
+def read(name, profile, tables=None):
+    """The written tables of section `name` (all, or those named), checked; no training."""
     module = section(name)
     root = results_root(get_profile(getattr(profile, "name", profile)))
-    return {table_name: table.read(root) for table_name, table in module.TABLES.items()}
+    names = module.TABLES if tables is None else tables
+    return {table_name: module.TABLES[table_name].read(root) for table_name in names}

@@ -1,6 +1,6 @@
 """Figure pieces the chapters share: names, widths, health marks, learning curves.
 
-A run whose `health` is not "ok" (a dead or input-blind network) is drawn
+A run whose `health` is not "ok" (a dead, input-blind or off target network) is drawn
 as a hollow grey marker and left out of every mean line: it is not a result.
 """
 
@@ -13,7 +13,7 @@ DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 SINGLE, WIDE = 6.4, 9.6
 UNHEALTHY = dict(marker="o", facecolors="none", edgecolors="0.55", s=46, linewidths=1.2,
                  zorder=4)
-UNHEALTHY_LABEL = "dead / input-blind network"
+UNHEALTHY_LABEL = "dead, input-blind or off-target network"
 IDENTITY = ["dataset", "noise", "latency", "n_hidden", "seed"]
 
 

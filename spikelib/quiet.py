@@ -1,0 +1,38 @@
+"""TensorFlow imported without its start-up lines on stderr.
+
+TensorFlow's C++ runtime writes an absl notice and a oneDNN line to file
+descriptor 2 when it loads, whatever TF_CPP_MIN_LOG_LEVEL says; a command
+line tool or a worker of the runner imports it through `import_tensorflow`
+so that these lines never reach the user.  Errors raised by the import
+itself still do (stderr is restored before they propagate).
+"""
+
+import contextlib
+import logging
+import os
+import sys
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow():
+    """`tensorflow`, imported (once) with its start-up chatter discarded."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_to_devnull():
+        import tensorflow as tf
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    return tf
