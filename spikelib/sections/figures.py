@@ -1,6 +1,6 @@
 """Figure pieces the chapters share: names, widths, health marks, learning curves.
 
-A run whose `health` is not "ok" (a dead, input-blind or off target network) is drawn
+A run whose `health` is not "ok" (a dead, input-blind or off-target network) is drawn
 as a hollow grey marker and left out of every mean line: it is not a result.
 """
 
