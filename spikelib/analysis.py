@@ -28,8 +28,8 @@ CLASSIFIER_MAX_ITER = 2000
 def weight_statistics(weights, pulse_weights):
     """Negative share and mass of the ordinary weights, positive share of the pulse weights.
 
-    negative_mass = sum |w| over w < 0 divided by sum |w|: the share of the
-    absolute weight that inhibits.
+    ``negative_mass`` is the summed absolute value of the negative weights
+    over that of all weights: the share of the absolute weight that inhibits.
     """
     weights, pulse_weights = np.asarray(weights), np.asarray(pulse_weights)
     total = np.abs(weights).sum()
