@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import sys
+import warnings
 
 
 @contextlib.contextmanager
@@ -35,4 +36,20 @@ def import_tensorflow():
     with _stderr_to_devnull():
         import tensorflow as tf
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    return tf
+
+
+def quiet_notebook():
+    """Set up a notebook kernel whose outputs a reader will see: `tensorflow`
+    imported without its start-up lines, its loggers at ERROR, and the
+    warnings a reader cannot act on filtered (tqdm finding no ipywidgets, so
+    progress bars stay off; Keras noting that a loaded model has no build()
+    of its own, although its loaded weights are complete)."""
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    warnings.filterwarnings("ignore", message="`build\\(\\)` was called on layer")
+    tf = import_tensorflow()
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    tf.get_logger().setLevel("ERROR")
     return tf

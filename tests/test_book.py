@@ -6,6 +6,7 @@ reproduce module need no build.
 """
 
 import html
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -92,7 +93,40 @@ def built():
                     "`make book PROFILE=ci` first")
 
 
+# A progress bar (tqdm's "|███  | 12/34 [00:02<00:05, 4.1it/s]") or a log line in an output.
+NOISE = re.compile(r"WARNING|Traceback|\d+(?:\.\d+)?[kM]?(?:it|ex)/s\]|[█▏▎▍▌▋▊▉]|^[IWE]\d{4} ",
+                   re.MULTILINE)
+HIDDEN = {"remove-cell", "remove-input"}
+
+
+def code_cells(source):
+    """(first line number, tags, code) of every code cell of a MyST notebook."""
+    text = source.read_text()
+    for match in re.finditer(r"^```\{code-cell\}[^\n]*\n(.*?)^```", text, re.M | re.S):
+        body = match.group(1)
+        tags = re.search(r"^:tags: \[(.*)\]", body, re.M)
+        tags = {t.strip() for t in tags.group(1).split(",")} if tags else set()
+        yield text[:match.start()].count("\n") + 2, tags, body
+
+
 # --- no build needed -------------------------------------------------------------------
+
+
+def test_shown_code_lines_fit_88_characters():
+    """Code a reader can see (shown, or behind a toggle) has lines of at most 88 characters."""
+    long = [f"{path.relative_to(ROOT)}:{first + k}: {len(line)} characters"
+            for name, path in reproduce.notebook_sources()
+            for first, tags, body in code_cells(path) if not tags & HIDDEN
+            for k, line in enumerate(body.split("\n")) if len(line) > 88]
+    assert not long, "\n".join(long)
+
+
+def test_the_noise_pattern_catches_logs_and_progress_bars():
+    for text in ["WARNING:tensorflow:5 out of the last 5 calls", "Traceback (most recent",
+                 "12/34 runs:  35%|███▌      | 24.0k/68.0k [00:56<01:44, 421ex/s]",
+                 "I0000 00:00:1796308537.178419    3810 port.cc:153] oneDNN"]:
+        assert NOISE.search(text), text
+    assert not NOISE.search("test MSE 0.0126 after 5 epochs (README row)")
 
 
 def test_toc_lists_every_section_notebook_and_the_book_pages():
@@ -269,4 +303,23 @@ def test_no_page_shows_a_traceback_or_an_error():
             problems.append(f"{path.relative_to(HTML)}: 'Traceback'")
         for cls in sorted(bad_classes & page.classes):
             problems.append(f"{path.relative_to(HTML)}: element of class {cls!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_executed_chapters_have_clean_outputs():
+    """No log line, warning, traceback or progress bar in any executed chapter
+    (the .ipynb a reader downloads), and nothing written to stderr."""
+    built()
+    problems = []
+    for path in sorted(reproduce.CHAPTERS.glob("*.ipynb")):
+        for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+            for output in cell.get("outputs", []):
+                if output.get("name") == "stderr":
+                    problems.append(f"{path.name} cell {index}: stderr output")
+                text = "".join(output.get("text", "")) + "".join(
+                    output.get("data", {}).get("text/plain", ""))
+                found = NOISE.search(text)
+                if found:
+                    problems.append(f"{path.name} cell {index}: {found.group(0)!r} in "
+                                    f"{text[:80]!r}")
     assert not problems, "\n".join(problems)
