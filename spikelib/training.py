@@ -203,7 +203,7 @@ class Trainer:
         steps = max(1, CHUNK_EXAMPLES // self.batch_size)
         full = len(order) // self.batch_size * self.batch_size
         batches = order[:full].reshape(-1, self.batch_size)
-        chunks = [(batches[i:i + steps], np.ones((steps, self.batch_size), np.float32))
+        chunks = [(batches[i:i + steps], self._weights(steps, min(steps, len(batches) - i)))
                   for i in range(0, len(batches), steps)]
         if full < len(order):
             rest = order[full:]
@@ -211,6 +211,12 @@ class Trainer:
             weights[0, :len(rest)] = 1.0
             chunks.append((_pad(rest, self.batch_size)[None], weights))
         return chunks, steps
+
+    def _weights(self, steps, n_batches):
+        """Example weights of a chunk: 1 for its first `n_batches` batches, 0 for padding."""
+        weights = np.zeros((steps, self.batch_size), np.float32)
+        weights[:n_batches] = 1.0
+        return weights
 
     def train_epoch(self, inputs, clean_times, rng, progress=None):
         """One pass over the data in a fresh random order; mean training error."""

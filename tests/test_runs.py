@@ -145,6 +145,27 @@ def test_an_epoch_with_a_partial_batch_compiles_the_training_step_once():
     assert trainer._chunk.experimental_get_tracing_count() == 1
 
 
+def test_an_epoch_counts_every_example_once():
+    """The progress bar and the epoch's mean error count each training example
+    once, however short the last chunk of batches is (formerly padded batches
+    counted too)."""
+    from spikelib.autoencoder import SpikingAutoencoder
+    from spikelib.training import Trainer
+
+    class Counter:
+        total = 0
+
+        def update(self, n):
+            self.total += n
+
+    config = _tiny()
+    data = prepare_data(config)
+    trainer = Trainer(SpikingAutoencoder.from_run_config(config), config)
+    counter = Counter()
+    trainer.train_epoch(data.train_inputs, data.train_clean, np.random.default_rng(0), counter)
+    assert counter.total == len(data.train_inputs)
+
+
 def test_padding_a_partial_batch_does_not_change_its_loss():
     from spikelib.loss import training_loss
     rng = np.random.default_rng(0)
