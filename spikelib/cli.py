@@ -62,8 +62,15 @@ def _field_type(field):
     return _number(kind) if kind in (int, float) else kind
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line: the message and where the usage is."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="spikelib", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="spikelib", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train and test one spiking autoencoder")
     train.add_argument("--noise", type=_number(float), default=0.0)
