@@ -220,6 +220,22 @@ def test_section_chapter_shows_a_figure(name):
     assert local or inline, f"{name}: no image that the page can show"
 
 
+@pytest.mark.parametrize("name", section_names())
+def test_figures_have_twice_the_pixels_of_their_size_on_the_page(name):
+    """Every PNG figure of a chapter is a "retina" image: its pixel width is
+    twice the width the page gives it."""
+    built()
+    path = page_path(f"book/chapters/{name}")
+    found = re.findall(r'<img [^>]*src="([^"]+\.png)"[^>]*>', path.read_text())
+    assert found, f"{name}: no PNG figure"
+    for tag in re.finditer(r'<img [^>]*src="([^"]+\.png)"[^>]*>', path.read_text()):
+        src, width = tag.group(1), re.search(r"width:\s*(\d+(?:\.\d+)?)px", tag.group(0))
+        assert width, f"{name}: {src} has no width on the page"
+        png = (path.parent / unquote(src)).read_bytes()
+        pixels = int.from_bytes(png[16:20], "big")  # the IHDR chunk's width
+        assert abs(pixels / float(width.group(1)) - 2.0) < 0.02, (name, src, pixels, width)
+
+
 def test_claims_page_lists_every_claim_with_a_status():
     built()
     page = parse(page_path("book/chapters/claims"))
