@@ -1,7 +1,7 @@
 """What a plan of runs costs: training examples, and wall time from measured throughput.
 
 Throughput is per single-threaded worker (one core), measured on the
-project's 2-core machine with `make bench`-style runs of full epochs; it
+project's 2-core machine with both cores training; it
 depends mostly on the embedding size (the hidden layer's inputs are the
 784 pixels, the output layer's the hidden spikes) and, for small batches,
 on the batch size.  Early stopping can only make a run shorter, so the
@@ -12,11 +12,13 @@ import heapq
 
 from spikelib.runs import Run
 
-# Training examples per second of one single-threaded worker, by embedding
-# size, at the tuned batch sizes (measured; README row: batch 7).
-TRAIN_RATE = {8: 5000.0, 16: 3600.0, 32: 2300.0, 64: 1300.0}
-# Evaluation examples per second of one single-threaded worker.
-EVALUATION_RATE = {8: 9000.0, 16: 6000.0, 32: 3500.0, 64: 2000.0}
+# Training and evaluation examples per second of one single-threaded worker
+# while every core of the machine is busy, by embedding size, at the tuned
+# batch sizes: medians over the 114 runs of the `quick` plan (one epoch on
+# the full split) on the 2-core machine, two workers.  Evaluation includes
+# compiling it once per run, so runs of many epochs evaluate somewhat faster.
+TRAIN_RATE = {8: 2300.0, 16: 2200.0, 32: 1550.0, 64: 800.0}
+EVALUATION_RATE = {8: 1700.0, 16: 1550.0, 32: 1200.0, 64: 600.0}
 # The conventional autoencoder trains far faster (a dense 784-n-784 network).
 ANN_TRAIN_RATE = 40000.0
 # Seconds a run spends before training: process start-up, data, compiling.
