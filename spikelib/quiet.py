@@ -11,7 +11,10 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 import warnings
+
+_IMPORT_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -29,12 +32,18 @@ def _stderr_to_devnull():
 
 
 def import_tensorflow():
-    """`tensorflow`, imported (once) with its start-up chatter discarded."""
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _stderr_to_devnull():
-        import tensorflow as tf
+    """`tensorflow`, imported (once) with its start-up chatter discarded.
+
+    Safe from several threads at once (a worker with more than one thread):
+    one imports, the others wait for the finished module.
+    """
+    with _IMPORT_LOCK:
+        if "tensorflow" not in sys.modules:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            with _stderr_to_devnull():
+                import tensorflow  # noqa: F401
+    import tensorflow as tf  # waits for an import that another thread has begun
+
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return tf
 
