@@ -206,8 +206,6 @@ def _quiet_tensorflow():
     """
     from spikelib.quiet import import_tensorflow
     import_tensorflow()
-    import absl.logging
-    absl.logging.set_verbosity(absl.logging.ERROR)
 
 
 def main(argv=None):

@@ -32,7 +32,8 @@ def _stderr_to_devnull():
 
 
 def import_tensorflow():
-    """`tensorflow`, imported (once) with its start-up chatter discarded.
+    """`tensorflow`, imported (once) with its start-up chatter discarded and
+    its Python and absl loggers at ERROR.
 
     Safe from several threads at once (a worker with more than one thread):
     one imports, the others wait for the finished module.
@@ -42,23 +43,20 @@ def import_tensorflow():
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
             with _stderr_to_devnull():
                 import tensorflow  # noqa: F401
+    import absl.logging
     import tensorflow as tf  # waits for an import that another thread has begun
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    absl.logging.set_verbosity(absl.logging.ERROR)
     return tf
 
 
 def quiet_notebook():
     """Set up a notebook kernel whose outputs a reader will see: `tensorflow`
-    imported without its start-up lines, its loggers at ERROR, and the
-    warnings a reader cannot act on filtered (tqdm finding no ipywidgets, so
-    progress bars stay off; Keras noting that a loaded model has no build()
-    of its own, although its loaded weights are complete)."""
+    from `import_tensorflow`, and the warnings a reader cannot act on
+    filtered (tqdm finding no ipywidgets, so progress bars stay off; Keras
+    noting that a loaded model has no build() of its own, although its
+    loaded weights are complete)."""
     warnings.filterwarnings("ignore", message="IProgress not found")
     warnings.filterwarnings("ignore", message="`build\\(\\)` was called on layer")
-    tf = import_tensorflow()
-    import absl.logging
-
-    absl.logging.set_verbosity(absl.logging.ERROR)
-    tf.get_logger().setLevel("ERROR")
-    return tf
+    return import_tensorflow()

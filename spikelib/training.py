@@ -203,19 +203,17 @@ class Trainer:
         steps = max(1, CHUNK_EXAMPLES // self.batch_size)
         full = len(order) // self.batch_size * self.batch_size
         batches = order[:full].reshape(-1, self.batch_size)
-        chunks = [(batches[i:i + steps], self._weights(steps, min(steps, len(batches) - i)))
+        chunks = [(batches[i:i + steps], self._weights(steps, batches[i:i + steps].size))
                   for i in range(0, len(batches), steps)]
         if full < len(order):
             rest = order[full:]
-            weights = np.zeros((steps, self.batch_size), np.float32)
-            weights[0, :len(rest)] = 1.0
-            chunks.append((_pad(rest, self.batch_size)[None], weights))
+            chunks.append((_pad(rest, self.batch_size)[None], self._weights(steps, len(rest))))
         return chunks, steps
 
-    def _weights(self, steps, n_batches):
-        """Example weights of a chunk: 1 for its first `n_batches` batches, 0 for padding."""
+    def _weights(self, steps, n_examples):
+        """Example weights of a chunk: 1 for its first `n_examples` examples, 0 for padding."""
         weights = np.zeros((steps, self.batch_size), np.float32)
-        weights[:n_batches] = 1.0
+        weights.reshape(-1)[:n_examples] = 1.0
         return weights
 
     def train_epoch(self, inputs, clean_times, rng, progress=None):
