@@ -10,13 +10,14 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test sweep bench profile train-readme clean kernel runs reproduce book
+.PHONY: help setup data test verify sweep bench profile train-readme clean kernel runs reproduce book
 
 help:  ## List the targets
 	@echo "spikelib make targets:"
 	@echo "  setup         create $(VENV) and install spikelib with [test,book] extras"
 	@echo "  data          fetch MNIST and Fashion-MNIST into the local cache (no dataset URLs needed)"
-	@echo "  test          build the book under PROFILE=ci, then run the test suite (PYTEST_ARGS=...)"
+	@echo "  test          build the book under PROFILE=ci, verify, then run the test suite (PYTEST_ARGS=...)"
+	@echo "  verify        train the verify profile and check the claims it shows (C1, C2, C5, C6)"
 	@echo "  sweep         train every tuned row x both data sets briefly: no NaN/Inf (slow tests)"
 	@echo "  bench         run benchmarks/bench.py"
 	@echo "  profile       time per compiled op of a training step and of evaluation"
@@ -51,13 +52,24 @@ data: setup
 test: setup data
 	@start=$$(date +%s); status=0; \
 	$(MAKE) --no-print-directory book PROFILE=ci || status=$$?; \
+	$(MAKE) --no-print-directory verify || status=$$?; \
 	$(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
 	echo "make test: wall time $$(( $$(date +%s) - start )) s"; \
 	exit $$status
 
+verify: setup data  ## the claims a short budget shows, for real: exit 1 if one fails
+	@start=$$(date +%s); status=0; \
+	$(PY) -m spikelib run --profile verify || status=$$?; \
+	[ $$status -ne 0 ] || $(PY) -m spikelib.claims --profile verify --compute || status=$$?; \
+	echo "make verify: wall time $$(( $$(date +%s) - start )) s"; \
+	exit $$status
+
+# Two processes: each stays far below the memory-map limit (spikelib.compiled).
+SWEEP_PROCESSES ?= 2
+
 sweep: setup data  ## every tuned row x both data sets, one short epoch each, all finite
 	@start=$$(date +%s); status=0; \
-	$(PY) -m pytest -q -m slow tests/test_sweep.py $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m pytest -q -m slow -n $(SWEEP_PROCESSES) tests/test_sweep.py $(PYTEST_ARGS) || status=$$?; \
 	echo "make sweep: wall time $$(( $$(date +%s) - start )) s"; \
 	exit $$status
 

@@ -204,20 +204,49 @@ def check(claim_id, profile):
 
 
 def check_all(profile):
-    """Every claim's verdict, C1 to C7."""
-    return [check(claim_id, profile) for claim_id in CHECKS]
+    """The verdict on every claim whose section `profile` covers, in order C1 to C7."""
+    profile = get_profile(getattr(profile, "name", profile))
+    return [check(claim_id, profile) for claim_id in CHECKS
+            if profile.covers(CLAIMS[claim_id][1])]
+
+
+def compute_sections(profile, progress=True):
+    """Compute (training what is missing) the tables of the sections `profile`'s claims read."""
+    profile = get_profile(getattr(profile, "name", profile))
+    for name in dict.fromkeys(section for _, section in CLAIMS.values()):
+        if profile.covers(name):
+            sections.compute(name, profile, progress=progress)
+
+
+def report(checks):
+    """The verdicts as text: one paragraph per claim, criterion and figures."""
+    lines = []
+    for item in checks:
+        figures = ", ".join(f"{name} {value:g}" for name, value in item.figures.items())
+        lines += [f"{item.id} {item.status.upper()}: {item.claim}",
+                  f"    criterion: {item.criterion}", f"    figures: {figures}"]
+    return "\n".join(lines)
 
 
 def main(argv=None):
     import argparse
     import json
-    parser = argparse.ArgumentParser(prog="python -m spikelib.claims",
-                                     description="The paper's claims on a profile's results.")
+    parser = argparse.ArgumentParser(
+        prog="python -m spikelib.claims",
+        description="The paper's claims on a profile's results; exit status 1 if any fails.")
     parser.add_argument("--profile", default="quick")
+    parser.add_argument("--compute", action="store_true",
+                        help="compute the sections' tables first, training missing runs")
+    parser.add_argument("--json", action="store_true", help="one JSON object per claim")
     args = parser.parse_args(argv)
+    if args.compute:
+        compute_sections(args.profile)
     checks = check_all(args.profile)
-    for item in checks:
-        print(json.dumps(dataclasses.asdict(item)))
+    if args.json:
+        for item in checks:
+            print(json.dumps(dataclasses.asdict(item)))
+    else:
+        print(f"{checks[0].budget if checks else args.profile}\n{report(checks)}")
     return 1 if any(item.status == FAIL for item in checks) else 0
 
 

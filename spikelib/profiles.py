@@ -32,6 +32,8 @@ class Profile:
     min_delta: float = 0.0
     # The claims this budget is meant to show: only these get a verdict.
     shows_claims: tuple[str, ...] = ()
+    # The sections this profile trains and checks (None: every section).
+    sections: tuple[str, ...] | None = None
 
     def config(self, dataset, noise=0.0, latency=1, n_hidden=32, seed=None, **overrides):
         """RunConfig of a tuned grid row under this profile's budget.
@@ -70,6 +72,10 @@ class Profile:
         """Whether this budget is meant to show `claim` (e.g. 'C2'): only then a verdict."""
         return claim in self.shows_claims
 
+    def covers(self, section):
+        """Whether this profile trains and checks `section` (e.g. 'latencies')."""
+        return self.sections is None or section in self.sections
+
 
 ALL_CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C6", "C7")
 
@@ -84,6 +90,16 @@ PROFILES = {
         "(too short for any claim's verdict)",
         train_examples=None, validation_examples=2000, test_examples=5000, epochs=1,
         seeds=(0, 1, 2)),
+    # CI's real check: the claims that latency-1 rows show after a few epochs
+    # (the reference reaches 0.0140 on the README row after 2 epochs, below
+    # PCA-32's 0.0151), with two seeds for the SAE/ANN comparison.
+    "verify": Profile(
+        name="verify", description="the claims a short budget shows (C1, C2, C5, C6), checked "
+        "by CI: latency-1 rows on the full training split, 2 epochs, 2 seeds",
+        train_examples=None, validation_examples=2000, test_examples=5000, epochs=2,
+        seeds=(0, 1), latencies=(1,), noise_levels=(0.0,), hidden_sizes=(8, 16, 32),
+        extra_hidden_sizes=(), shows_claims=("C1", "C2", "C5", "C6"),
+        sections=("datasets", "embedding_sizes", "classification", "comparison")),
     "paper": Profile(
         name="paper", description="the article's budget: full split, 100 epochs, every row",
         train_examples=None, validation_examples=None, test_examples=None, epochs=100,

@@ -218,12 +218,22 @@ def load_report(path, profile, only):
     return {"profile": profile, "notebooks": {}}
 
 
+def book_profile(profile):
+    """`profile`, if it covers every section (a book needs every chapter); else ValueError."""
+    if profile.sections is not None:
+        raise ValueError(f"profile {profile.name!r} covers only the sections "
+                         f"{', '.join(profile.sections)}: it checks claims "
+                         f"(python -m spikelib.claims --profile {profile.name} --compute), "
+                         "it does not build the book")
+    return profile
+
+
 def run(profile, only=None, timeout=None, out=sys.stdout):
     """Execute the notebooks; returns the process exit status (0 ok, 1 a notebook failed)."""
     from spikelib.profiles import get_profile
     from spikelib.store import results_root
 
-    get_profile(profile)  # a clear error for an unknown name
+    book_profile(get_profile(profile))  # a clear error for an unknown name or a partial profile
     signal.signal(signal.SIGTERM, _interrupt)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -301,7 +311,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         from spikelib.profiles import get_profile
-        get_profile(args.profile)
+        book_profile(get_profile(args.profile))
     except ValueError as error:
         parser.error(str(error))
     return run(args.profile, only=args.only, timeout=args.timeout)

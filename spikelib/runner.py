@@ -12,8 +12,10 @@ reported with its config and error while the others go on.
 """
 
 import dataclasses
+import json
 import os
 import socket
+import subprocess
 import sys
 import time
 import traceback
@@ -29,6 +31,10 @@ THREADS_PER_WORKER = 1
 RETRIES = 2
 # Seconds between progress updates (finished runs and checkpointed epochs).
 POLL_SECONDS = 2.0
+# Once XLA's never-freed compiled code uses this share of the kernel's
+# memory-map limit in a worker (`spikelib.compiled`; ~55 short runs), the
+# worker trains each further run in a fresh child process.
+FRESH_PROCESS_SHARE = 0.5
 _configured = {}
 
 
@@ -59,18 +65,28 @@ def _worker_identity():
         return f"local-{os.getpid()}", os.cpu_count() or 1
 
 
-def execute(run, root):
+def execute(run, root, fresh_process_share=FRESH_PROCESS_SHARE):
     """Train `run` into the results folder `root` unless it is there; its results dict.
 
     Resumes from the run's last checkpoint.  Runs on a Dask worker (or in
-    this process): the results folder must be writable from here.
+    this process): the results folder must be writable from here.  Once
+    this process's compiled code nears the memory-map limit, the run trains
+    in a fresh child process (`FRESH_PROCESS_SHARE`).
     """
+    from spikelib.compiled import map_share
     address, threads = _worker_identity()
-    configure_threads(threads)
     store = Store(root)
     if store.is_done(run):
         return store.results(run)
     check_writable(root)
+    if map_share() >= fresh_process_share:
+        return _execute_in_child(run, root, address, threads)
+    return _train(run, store, address, threads)
+
+
+def _train(run, store, address, threads):
+    """Train `run` in this process and publish it in `store`; its results dict."""
+    configure_threads(threads)
     from spikelib.experiment import (prepare_data, train_and_test,
                                      train_and_test_conventional)
     data = prepare_data(run.config)
@@ -85,6 +101,19 @@ def execute(run, root):
     results.update(key=run.key, worker=address, host=socket.gethostname(), pid=os.getpid(),
                    threads=threads)
     return store.write(run, results, model)
+
+
+def _execute_in_child(run, root, address, threads):
+    """`_train` in a new Python process (`python -m spikelib.runner`); its results dict."""
+    arguments = [sys.executable, "-m", "spikelib.runner", json.dumps(run.to_dict()), str(root),
+                 address, str(threads)]
+    finished = subprocess.run(arguments, capture_output=True, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if finished.returncode != 0:
+        tail = "\n".join(finished.stderr.strip().splitlines()[-20:])
+        raise RuntimeError(f"training {run.label()} in a child process failed "
+                           f"(exit status {finished.returncode}):\n{tail}")
+    return Store(root).results(run)
 
 
 @dataclasses.dataclass
@@ -135,7 +164,7 @@ def _examples_done(store, run):
 
 
 def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
-             retries=RETRIES, progress=True):
+             retries=RETRIES, progress=True, fresh_process_share=FRESH_PROCESS_SHARE):
     """Train every unfinished run of `runs` into `root` on Dask; returns a `Summary`."""
     from distributed import wait
     started = time.perf_counter()
@@ -149,7 +178,8 @@ def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
     check_writable(root)
     client, cluster = _client(scheduler, workers, threads_per_worker)
     try:
-        futures = {client.submit(execute, run, str(root), key=f"train-{run.key}", pure=False,
+        futures = {client.submit(execute, run, str(root), fresh_process_share,
+                                 key=f"train-{run.key}", pure=False,
                                  retries=retries, priority=run.training_examples()): run
                    for run in todo}
         total = sum(run.training_examples() for run in todo)
@@ -187,3 +217,17 @@ def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
             cluster.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def main(argv=None):
+    """Train one run in this process: `python -m spikelib.runner RUN_JSON ROOT WORKER THREADS`
+    (what `execute` starts in a child process)."""
+    from spikelib.runs import Run
+    run_json, root, address, threads = argv if argv is not None else sys.argv[1:]
+    run = Run.from_dict(json.loads(run_json))
+    _train(run, Store(root), address, int(threads))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

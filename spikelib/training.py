@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from spikelib.compiled import Compiled
 from spikelib.events import Events, event_width, to_events
 from spikelib.loss import reconstruction_error, training_loss
 from spikelib.optimizer import ReferenceAdam
@@ -51,7 +52,9 @@ def _spike_times_events(model, times, rows):
 
 
 # One compiled evaluation loop per model (a function shared by every model
-# would be retraced for each, and TensorFlow warns about that).
+# would be retraced for each, and TensorFlow warns about that).  The loop
+# refers to its model weakly: a strong reference from a value of this
+# dictionary would keep its key, the model, alive for the life of the process.
 _compiled_loops = weakref.WeakKeyDictionary()
 
 
@@ -59,9 +62,9 @@ def _evaluation_loop(step_function, model, arrays, extra):
     """`_loop` compiled once for `model` (and retraced only for a new shape)."""
     loops = _compiled_loops.setdefault(model, {})
     if step_function not in loops:
-        loops[step_function] = tf.function(
-            lambda arrays, extra: _loop(step_function, model, arrays, extra),
-            jit_compile=True)
+        model_ref = weakref.ref(model)
+        loops[step_function] = Compiled(
+            lambda arrays, extra: _loop(step_function, model_ref(), arrays, extra))
     return loops[step_function](arrays, extra)
 
 
@@ -157,7 +160,7 @@ class Trainer:
         self.pulses_optimizer = ReferenceAdam(config.optimizer.learning_rate_pulses)
         self.weights_optimizer.build(model.weight_variables())
         self.pulses_optimizer.build(model.pulse_variables())
-        self._chunk = tf.function(self._train_chunk, jit_compile=True)
+        self._chunk = Compiled(self._train_chunk)
         self._events_of = (None, None)
 
     def _train_step(self, times, rows, clean_times, example_weights):

@@ -97,3 +97,11 @@ def test_a_dry_run_prints_the_plan_without_tensorflow_start_up_lines(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert lines[0].startswith("profile ci:") and lines[1].startswith("plan: ")
     assert not any(word in result.stderr for word in ("absl", "oneDNN", "I0000", "WARNING"))
+
+
+def test_reproduce_refuses_a_profile_that_covers_some_sections_only(capsys):
+    from spikelib import reproduce
+    with pytest.raises(SystemExit) as stopped:
+        reproduce.main(["--profile", "verify"])
+    assert stopped.value.code == 2
+    assert "does not build the book" in capsys.readouterr().err

@@ -205,3 +205,33 @@ def test_an_unwritable_results_folder_is_a_clear_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(PermissionError, match="SPIKELIB_RESULTS"):
         check_writable(blocker / "results")
+
+
+def test_a_worker_near_the_memory_map_limit_trains_in_fresh_processes(tmp_path):
+    """With the threshold at 0, every run trains in its own child process, with
+    the result it has in this process."""
+    from spikelib.runner import run_plan
+
+    runs = [Run("sae", _tiny(epochs=1, train_examples=60, validation_examples=20,
+                             test_examples=20, seed=seed)) for seed in range(2)]
+    summary = run_plan(runs, tmp_path, workers=1, progress=False, fresh_process_share=0.0)
+    assert summary.ok and len(summary.finished) == 2
+    store = Store(tmp_path)
+    assert len({store.results(run)["pid"] for run in runs}) == 2
+    _, here = train_and_test(runs[0].config, progress=False)
+    assert (_without_timing(store.results(runs[0])["history"])
+            == _without_timing(here["history"]))
+
+
+def test_a_compile_near_the_memory_map_limit_is_refused(monkeypatch):
+    """A clear error instead of a crash inside TensorFlow; no error below the limit."""
+    import tensorflow as tf
+
+    from spikelib import compiled
+
+    function = compiled.Compiled(lambda x: x * 2.0)
+    assert float(function(tf.constant(1.0))) == 2.0
+    monkeypatch.setattr(compiled, "map_share", lambda: 0.97)
+    assert float(function(tf.constant(2.0))) == 4.0  # traced already: nothing to compile
+    with pytest.raises(RuntimeError, match="memory-map limit"):
+        function(tf.constant([1.0, 2.0]))

@@ -3,7 +3,9 @@
 A few hundred examples for one epoch per (row, data set): finite training
 losses, finite weights and pulse times after training, a finite test error.
 About 150 runs, each compiled anew, so it is marked slow: `make sweep` runs
-it (`make test` deselects it).
+it (`make test` deselects it), in two processes (pytest-xdist): XLA's
+compiled code is never freed, and ~110 runs fill one process's memory maps
+(`spikelib.compiled`).
 """
 
 import numpy as np

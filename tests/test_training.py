@@ -142,3 +142,45 @@ def test_evaluation_of_events_or_times_equals_the_plain_model_for_any_count():
     assert from_times.shape == (45,)
     np.testing.assert_allclose(from_times, direct, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(from_events, from_times)
+
+
+def test_a_trained_model_is_freed_with_its_traced_graphs():
+    """Nothing keeps a finished run alive: not the evaluation loops, not the
+    gradient registrations of its custom gradients (a long sweep in one
+    process used to grow by every model it trained)."""
+    import gc
+    import weakref
+
+    from spikelib.compiled import custom_gradient_names
+
+    config = _tiny()
+    data = prepare_data(config)
+    before = custom_gradient_names()
+    model, _ = train_and_test(config, data, progress=False)
+    model_ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert model_ref() is None
+    assert custom_gradient_names() == before
+
+
+def test_compiled_gradients_still_flow_after_their_registration_is_dropped():
+    """A compiled function that differentiates a custom gradient gives the
+    same gradient on every call, after `Compiled` dropped its registration."""
+    from spikelib.compiled import Compiled, custom_gradient_names
+
+    @tf.custom_gradient
+    def doubled_gradient(x):
+        return x * x, lambda upstream: upstream * 4.0 * x
+
+    def gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = doubled_gradient(x)
+        return tape.gradient(y, x)
+
+    compiled = Compiled(gradient)
+    before = custom_gradient_names()
+    for value in (1.5, -2.0):
+        assert float(compiled(tf.constant(value))) == pytest.approx(4.0 * value)
+    assert custom_gradient_names() == before

@@ -37,7 +37,8 @@ def section(name):
 def plan(profile):
     """Every run of every section under `profile`, duplicates merged by key."""
     profile = get_profile(getattr(profile, "name", profile))
-    return unique(run for name in SECTIONS for run in section(name).runs(profile))
+    return unique(run for name in SECTIONS if profile.covers(name)
+                  for run in section(name).runs(profile))
 
 
 class Results:
