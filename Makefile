@@ -17,7 +17,7 @@ help:  ## List the targets
 	@echo "  setup         create $(VENV) and install spikelib with [test,book] extras"
 	@echo "  data          fetch MNIST and Fashion-MNIST into the local cache (no dataset URLs needed)"
 	@echo "  test          build the book under PROFILE=ci, verify, then run the test suite (PYTEST_ARGS=...)"
-	@echo "  verify        train the verify profile and check the claims it shows (C1, C2, C5, C6)"
+	@echo "  verify        train the verify profile and check the claims it shows (C1, C6)"
 	@echo "  sweep         train every tuned row x both data sets briefly: no NaN/Inf (slow tests)"
 	@echo "  bench         run benchmarks/bench.py"
 	@echo "  profile       time per compiled op of a training step and of evaluation"

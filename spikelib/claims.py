@@ -240,6 +240,8 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="one JSON object per claim")
     args = parser.parse_args(argv)
     if args.compute:
+        from spikelib.quiet import quiet_notebook
+        quiet_notebook()  # no TensorFlow start-up lines, no warnings a reader cannot act on
         compute_sections(args.profile)
     checks = check_all(args.profile)
     if args.json:

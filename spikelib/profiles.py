@@ -90,16 +90,18 @@ PROFILES = {
         "(too short for any claim's verdict)",
         train_examples=None, validation_examples=2000, test_examples=5000, epochs=1,
         seeds=(0, 1, 2)),
-    # CI's real check: the claims that latency-1 rows show after a few epochs
-    # (the reference reaches 0.0140 on the README row after 2 epochs, below
-    # PCA-32's 0.0151), with two seeds for the SAE/ANN comparison.
+    # CI's real check: the claims that the README row shows after 2 epochs
+    # (the reference reaches 0.0140 there, below PCA-32's 0.0151).  C2 and C5
+    # also rest on the 16-hidden row, which sits on the mean-image plateau
+    # until epoch 4-5 (measured: MNIST 0.063 after 2 epochs, 0.042 after 5,
+    # 0.025 after 8): too long for CI, so they are left to the book's budgets.
     "verify": Profile(
-        name="verify", description="the claims a short budget shows (C1, C2, C5, C6), checked "
-        "by CI: latency-1 rows on the full training split, 2 epochs, 2 seeds",
+        name="verify", description="the claims a short budget shows (C1, C6), checked by CI: "
+        "the README row (latency 1, 32 hidden) on the full training split, 2 epochs, 2 seeds",
         train_examples=None, validation_examples=2000, test_examples=5000, epochs=2,
-        seeds=(0, 1), latencies=(1,), noise_levels=(0.0,), hidden_sizes=(8, 16, 32),
-        extra_hidden_sizes=(), shows_claims=("C1", "C2", "C5", "C6"),
-        sections=("datasets", "embedding_sizes", "classification", "comparison")),
+        seeds=(0, 1), latencies=(1,), noise_levels=(0.0,), hidden_sizes=(32,),
+        extra_hidden_sizes=(), shows_claims=("C1", "C6"),
+        sections=("datasets", "classification")),
     "paper": Profile(
         name="paper", description="the article's budget: full split, 100 epochs, every row",
         train_examples=None, validation_examples=None, test_examples=None, epochs=100,

@@ -52,7 +52,8 @@ def import_tensorflow():
 
 
 def quiet_notebook():
-    """Set up a notebook kernel whose outputs a reader will see: `tensorflow`
+    """Set up a notebook kernel (or a command that loads trained models, such
+    as `python -m spikelib.claims --compute`) whose outputs a reader will see: `tensorflow`
     from `import_tensorflow`, and the warnings a reader cannot act on
     filtered (tqdm finding no ipywidgets, so progress bars stay off; Keras
     noting that a loaded model has no build() of its own, although its

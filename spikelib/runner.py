@@ -6,9 +6,10 @@ cluster given by address (`dask scheduler` / `dask worker`, Kubernetes,
 Slurm through dask-jobqueue).  Each task (`execute`) trains one run on a
 worker, checkpoints it after every epoch, publishes it atomically in the
 results folder (which every worker must see: `SPIKELIB_RESULTS`) and
-returns its results dict, never a model.  Longest runs go first; a failed
-run is retried, also when its worker is lost; a run that keeps failing is
-reported with its config and error while the others go on.
+returns its results dict, never a model.  Longest runs (as `spikelib.cost`
+estimates them) go first; a failed run is retried, also when its worker is
+lost; a run that keeps failing is reported with its config and error while
+the others go on.
 """
 
 import dataclasses
@@ -22,6 +23,7 @@ import traceback
 
 from tqdm import tqdm
 
+from spikelib.cost import run_seconds
 from spikelib.store import Store, check_writable
 
 # Defaults of the embedded cluster, chosen by measurement on a 2-core
@@ -73,8 +75,9 @@ def execute(run, root, fresh_process_share=FRESH_PROCESS_SHARE):
     this process's compiled code nears the memory-map limit, the run trains
     in a fresh child process (`FRESH_PROCESS_SHARE`).
     """
-    from spikelib.compiled import map_share
     address, threads = _worker_identity()
+    configure_threads(threads)  # imports TensorFlow without its start-up lines
+    from spikelib.compiled import map_share
     store = Store(root)
     if store.is_done(run):
         return store.results(run)
@@ -170,7 +173,7 @@ def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
     started = time.perf_counter()
     store = Store(root)
     todo = sorted((run for run in runs if not store.is_done(run)),
-                  key=lambda run: -run.training_examples())
+                  key=lambda run: -run_seconds(run))
     summary = Summary(len(runs), len(runs) - len(todo), [], {}, 0.0)
     if not todo:
         summary.seconds = time.perf_counter() - started
@@ -180,7 +183,7 @@ def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
     try:
         futures = {client.submit(execute, run, str(root), fresh_process_share,
                                  key=f"train-{run.key}", pure=False,
-                                 retries=retries, priority=run.training_examples()): run
+                                 retries=retries, priority=round(run_seconds(run))): run
                    for run in todo}
         total = sum(run.training_examples() for run in todo)
         bar = tqdm(total=total, unit="ex", unit_scale=True, disable=not progress,
@@ -209,8 +212,9 @@ def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
                     _examples_done(store, futures[f]) for f in pending)
                 bar.n = min(examples, total)
                 bar.set_description(f"{len(finished)}/{len(todo)} runs"
-                                    + (f", {len(summary.failed)} failed" if summary.failed else ""))
-                bar.refresh()
+                                    + (f", {len(summary.failed)} failed" if summary.failed else ""),
+                                    refresh=False)
+                bar.update(0)  # redraws at most every `mininterval` (30 s in a log file)
     finally:
         client.close()
         if cluster is not None:
