@@ -105,7 +105,7 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     compiled, ops = _op_times(lambda: trainer.train_epoch(data.train_inputs, data.train_clean, rng),
                               args.top)
-    _report(f"training, batch {config.batch_size}", compiled, ops, TRAIN_EXAMPLES,
+    _report(f"training, batch {config.optimizer.batch_size}", compiled, ops, TRAIN_EXAMPLES,
             RESULTS / "profile_training.csv")
     events = to_events(data.test_inputs)
     compiled, ops = _op_times(lambda: evaluate(model, events, data.test_clean, config.latency),

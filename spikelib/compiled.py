@@ -61,13 +61,17 @@ class Compiled:
 
     def __call__(self, *args):
         with _TRACING:
-            before, traces = custom_gradient_names(), self._function.experimental_get_tracing_count()
+            before, traces = custom_gradient_names(), self.tracing_count()
             concrete = self._function.get_concrete_function(*args)
             for name in custom_gradient_names() - before:
                 del tf_ops._gradient_registry._registry[name]
-        if self._function.experimental_get_tracing_count() > traces:
+        if self.tracing_count() > traces:
             _check_room_to_compile()
         return concrete(*args)
+
+    def tracing_count(self):
+        """How many times the function was traced (each trace is compiled once)."""
+        return self._function.experimental_get_tracing_count()
 
 
 def _check_room_to_compile():

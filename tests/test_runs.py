@@ -142,7 +142,7 @@ def test_an_epoch_with_a_partial_batch_compiles_the_training_step_once():
     data = prepare_data(config)
     trainer = Trainer(SpikingAutoencoder.from_run_config(config), config)
     trainer.train_epoch(data.train_inputs, data.train_clean, np.random.default_rng(0))
-    assert trainer._chunk.experimental_get_tracing_count() == 1
+    assert trainer._chunk.tracing_count() == 1
 
 
 def test_an_epoch_counts_every_example_once():
