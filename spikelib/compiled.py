@@ -3,9 +3,8 @@
 Every graph-mode use of a custom gradient (the neuron's exact gradient)
 registers its gradient function in TensorFlow's global gradient registry
 under a fresh name, ``CustomGradient-N``, and nothing ever removes it.  That
-function holds its whole traced graph, so each trained model stayed in
-memory with its compiled code: one process that trained 150 short runs grew
-by ~80 MB per run and crashed inside TensorFlow after ~100.
+function holds its whole traced graph, so every trained model stayed in
+memory for the life of the process.
 
 `Compiled` traces under a lock and then drops the registrations that its
 trace added: a registered gradient is looked up only while the graph that
@@ -17,7 +16,8 @@ and on Linux each compiled function maps a few pages of its own (~580 maps
 per short run).  At the kernel's limit (`vm.max_map_count`, 65,530 by
 default: ~110 runs in one process) the next compile crashed the process.
 `Compiled` refuses to compile near that limit, with an error that says so,
-and the runner restarts a worker long before (`spikelib.runner`).
+and a runner worker trains in fresh child processes long before
+(`spikelib.runner`).
 """
 
 import threading
@@ -81,5 +81,5 @@ def _check_room_to_compile():
             f"this process uses {share:.0%} of the kernel's memory-map limit "
             f"({_MAX_MAP_COUNT}) with code that XLA compiled for earlier runs, which TensorFlow "
             "never frees; one more compile could crash it. Train further runs in a new process "
-            "(the runner restarts its workers for this), or raise the limit (sysctl "
+            "(the runner's workers do so by themselves), or raise the limit (sysctl "
             "vm.max_map_count).")

@@ -89,7 +89,6 @@ def execute(run, root, fresh_process_share=FRESH_PROCESS_SHARE):
 
 def _train(run, store, address, threads):
     """Train `run` in this process and publish it in `store`; its results dict."""
-    configure_threads(threads)
     from spikelib.experiment import (prepare_data, train_and_test,
                                      train_and_test_conventional)
     data = prepare_data(run.config)
@@ -229,6 +228,7 @@ def main(argv=None):
     from spikelib.runs import Run
     run_json, root, address, threads = argv if argv is not None else sys.argv[1:]
     run = Run.from_dict(json.loads(run_json))
+    configure_threads(int(threads))
     _train(run, Store(root), address, int(threads))
     return 0
 
