@@ -25,7 +25,7 @@ help:  ## List the targets
 	@echo "  clean         remove $(VENV) and build artefacts (keeps the data cache)"
 	@echo "  kernel        register the Jupyter kernel 'spikelib' in $(VENV)"
 	@echo "  runs          train every run of PROFILE's plan on Dask (SCHEDULER=tcp://host:8786 for a cluster)"
-	@echo "  reproduce     runs, then execute every notebook under PROFILE=ci|quick|paper (default quick)"
+	@echo "  reproduce     runs, then execute every notebook under PROFILE=ci|quick|book|paper (default book)"
 	@echo "  book          reproduce, then build the Jupyter Book into _build/html (PROFILE=...)"
 
 setup: $(STAMP)
@@ -86,7 +86,7 @@ clean:
 	rm -rf $(VENV) build dist *.egg-info spikelib.egg-info .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-PROFILE ?= quick
+PROFILE ?= book
 
 kernel: setup
 	$(PY) -m ipykernel install --sys-prefix --name spikelib --display-name "Python 3 (spikelib)"

@@ -234,7 +234,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m spikelib.claims",
         description="The paper's claims on a profile's results; exit status 1 if any fails.")
-    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--profile", default="book")
     parser.add_argument("--compute", action="store_true",
                         help="compute the sections' tables first, training missing runs")
     parser.add_argument("--json", action="store_true", help="one JSON object per claim")

@@ -120,12 +120,16 @@ class Budget:
 
     With `patience` P, training stops once the validation error has not
     improved by a relative `min_delta` on its best for P epochs (None: never
-    stop early).  The best-validation model is the one tested either way.
+    stop early).  With `plateau` p, epochs whose validation error is still at
+    least p x the mean image's (the run has not left the mean-image plateau
+    that the tuned rows sit on for up to 10 epochs) do not count towards P.
+    The best-validation model is the one tested either way.
     """
 
     epochs: int = 100
     patience: int | None = None
     min_delta: float = 0.0
+    plateau: float | None = None
 
     def __post_init__(self):
         _require(_whole(self.epochs) and self.epochs >= 1, "epochs", "an integer >= 1",
@@ -134,6 +138,9 @@ class Budget:
                  "patience", "an integer >= 1 or None", self.patience)
         _require(math.isfinite(self.min_delta) and 0 <= self.min_delta < 1, "min_delta",
                  "in [0, 1)", self.min_delta)
+        _require(self.plateau is None or (isinstance(self.plateau, (int, float))
+                                          and 0 < self.plateau <= 1),
+                 "plateau", "in (0, 1] or None", self.plateau)
 
 
 GROUPS = {"neuron": NeuronParameters, "network": NetworkParameters,

@@ -30,6 +30,16 @@ class Profile:
     # without a relative improvement of `min_delta` (None: never early).
     patience: int | None = None
     min_delta: float = 0.0
+    # Epochs still on the mean-image plateau (validation error at least this
+    # share of the mean image's) do not count towards the patience.
+    plateau: float | None = None
+    # Data sets of the sections that sweep a row parameter (latencies, noise,
+    # inhibition); None: `datasets`.
+    sweep_datasets: tuple[str, ...] | None = None
+    # Latencies of the inhibition ablation (non-negative weights); None: `latencies`.
+    ablation_latencies: tuple[int, ...] | None = None
+    # Seeds of the fidelity section's runs (the reference's budget); None: `seeds`.
+    fidelity_seeds: tuple[int, ...] | None = None
     # The claims this budget is meant to show: only these get a verdict.
     shows_claims: tuple[str, ...] = ()
     # The sections this profile trains and checks (None: every section).
@@ -43,7 +53,7 @@ class Profile:
         """
         row_hidden = n_hidden if n_hidden in HIDDEN_SIZES else max(HIDDEN_SIZES)
         budget = dict(dataset=dataset, epochs=self.epochs, patience=self.patience,
-                      min_delta=self.min_delta, seed=self.seeds[0] if seed is None else seed,
+                      min_delta=self.min_delta, plateau=self.plateau, seed=self.seeds[0] if seed is None else seed,
                       train_examples=self.train_examples,
                       validation_examples=self.validation_examples,
                       test_examples=self.test_examples)
@@ -63,10 +73,22 @@ class Profile:
         seeds = f"{len(self.seeds)} seed{'s' if len(self.seeds) > 1 else ''}"
         epochs = f"{b['epochs']} epoch{'s' if b['epochs'] > 1 else ''}"
         if self.patience is not None:
+            plateau = (", epochs still on the mean-image plateau not counted"
+                       if self.plateau is not None else "")
             epochs = (f"at most {epochs} (stopped after {self.patience} without a "
-                      f"{self.min_delta:.0%} improvement)")
+                      f"{self.min_delta:.0%} improvement{plateau})")
         return (f"Budget (profile '{self.name}'): {b['train_examples']:,} training examples "
                 f"x {epochs}, {b['test_examples']:,} test examples, {seeds}.")
+
+    def datasets_for(self, section):
+        """The data sets `section` trains on under this profile."""
+        if section in SWEEP_SECTIONS and self.sweep_datasets is not None:
+            return self.sweep_datasets
+        return self.datasets
+
+    def ablated_latencies(self):
+        """The latencies at which the inhibition section trains its ablation."""
+        return self.latencies if self.ablation_latencies is None else self.ablation_latencies
 
     def shows(self, claim):
         """Whether this budget is meant to show `claim` (e.g. 'C2'): only then a verdict."""
@@ -77,14 +99,16 @@ class Profile:
         return self.sections is None or section in self.sections
 
 
+SWEEP_SECTIONS = ("latencies", "noise", "inhibition")
 ALL_CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C6", "C7")
 
 PROFILES = {
     "ci": Profile(
         name="ci", description="smoke run of every section for CI (minutes, 2 cores)",
         train_examples=2000, validation_examples=500, test_examples=1000, epochs=1,
-        seeds=(0, 1), datasets=("mnist", "fashion_mnist"), latencies=(1, 16),
-        noise_levels=(0.0, 0.4, 0.8), hidden_sizes=(8, 32), extra_hidden_sizes=()),
+        seeds=(0, 1), datasets=("mnist", "fashion_mnist"), sweep_datasets=("mnist",),
+        latencies=(1, 4, 16), noise_levels=(0.0, 0.4, 0.8), hidden_sizes=(8, 32),
+        extra_hidden_sizes=(), ablation_latencies=(1, 16)),
     "quick": Profile(
         name="quick", description="a first look: every figure after one epoch per row "
         "(too short for any claim's verdict)",
@@ -102,6 +126,23 @@ PROFILES = {
         seeds=(0, 1), latencies=(1,), noise_levels=(0.0,), hidden_sizes=(32,),
         extra_hidden_sizes=(), shows_claims=("C1", "C6"),
         sections=("datasets", "classification")),
+    # The default of `make book`, designed from measured learning curves
+    # (MNIST, seed 0, full split): latency-1 rows flatten by epoch 8-12; the
+    # (0, 16, 32) and (0.8, 1, 32) rows sit on the mean-image plateau until
+    # epoch 6-9 and are still falling at 14; the ablation at latency 16 never
+    # leaves it in 6.  So: at most 15 epochs, stopped after 2 epochs without a
+    # 2 % improvement, epochs on the plateau not counted.  To fit 2 hours on 2
+    # cores the sweeps over latency and noise (C3, C4, C7) run on MNIST at
+    # three levels each, the ablation at the lowest and highest latency, and
+    # the fidelity section (the reference's 10 and 20 epochs) with one seed.
+    "book": Profile(
+        name="book", description="every claim, each row trained until its learning curve "
+        "flattens (at most 15 epochs), 2 seeds; latency and noise sweeps on MNIST",
+        train_examples=None, validation_examples=2000, test_examples=5000, epochs=15,
+        seeds=(0, 1), sweep_datasets=("mnist",), latencies=(1, 4, 16),
+        noise_levels=(0.0, 0.4, 0.8), hidden_sizes=(8, 16, 32), extra_hidden_sizes=(),
+        ablation_latencies=(1, 16), fidelity_seeds=(0,), patience=2, min_delta=0.02,
+        plateau=0.9, shows_claims=ALL_CLAIMS),
     "paper": Profile(
         name="paper", description="the article's budget: full split, 100 epochs, every row",
         train_examples=None, validation_examples=None, test_examples=None, epochs=100,

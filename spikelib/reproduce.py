@@ -302,7 +302,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m spikelib.reproduce",
         description="Execute the book's notebooks under a profile (jupytext + papermill).")
-    parser.add_argument("--profile", default="quick", help="ci, quick or paper (default quick)")
+    parser.add_argument("--profile", default="book", help="ci, quick, book or paper (default book)")
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only this notebook (e.g. 03_latencies, 03, latencies, "
                              "claims); repeatable")

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from spikelib.baselines import mean_image_error
 from spikelib.compiled import Compiled
 from spikelib.events import Events, event_width, to_events
 from spikelib.loss import reconstruction_error, training_loss
@@ -269,6 +270,33 @@ def _stop_reason(budget, epoch, since_improvement):
     return None
 
 
+def plateau_error(budget, data):
+    """Validation error below which a run has left the mean-image plateau (None: no rule).
+
+    The mean image's error on the validation images is what a network that
+    ignores its input achieves.
+    """
+    if budget.plateau is None:
+        return None
+    return budget.plateau * float(np.mean(mean_image_error(data.train_clean,
+                                                           data.validation_clean)))
+
+
+def epochs_without_improvement(validation, best_error, since_improvement, min_delta,
+                               plateau=None):
+    """The count of epochs without improvement after an epoch with error `validation`.
+
+    It restarts at 0 when `validation` beats `best_error` by the relative
+    `min_delta`, or while the run is still on the plateau (`validation` at
+    least `plateau`, an error; None: no plateau rule).
+    """
+    if validation < best_error * (1.0 - min_delta):
+        return 0
+    if plateau is not None and validation >= plateau:
+        return 0
+    return since_improvement + 1
+
+
 def evaluation_events(data):
     """Validation and test events of one width (one compiled evaluation per model)."""
     counts = [np.isfinite(x).sum(axis=1) for x in (data.validation_inputs, data.test_inputs)]
@@ -298,6 +326,7 @@ def fit(model, config, data, progress=True, on_epoch=None, state=None):
         history, best, best_error = list(state.history), state.best_weights, state.best_error
         since_improvement, first, reason = state.since_improvement, state.epoch + 1, state.stop_reason
     validation_events, test_events = evaluation_events(data)
+    plateau = plateau_error(budget, data)
     epoch = first
     while reason is None:
         started = time.perf_counter()
@@ -314,8 +343,9 @@ def fit(model, config, data, progress=True, on_epoch=None, state=None):
                       test_mse=test, train_seconds=train_seconds,
                       evaluation_seconds=evaluation_seconds,
                       train_examples_per_second=len(data.train_inputs) / train_seconds)
-        since_improvement = (0 if validation < best_error * (1.0 - budget.min_delta)
-                             else since_improvement + 1)
+        record["on_plateau"] = plateau is not None and validation >= plateau
+        since_improvement = epochs_without_improvement(validation, best_error, since_improvement,
+                                                       budget.min_delta, plateau)
         if validation < best_error:
             best_error, best = validation, [w.numpy() for w in model.weights]
             record["best"] = True

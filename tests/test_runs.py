@@ -11,6 +11,7 @@ from spikelib.config import paper_config
 from spikelib.experiment import health, prepare_data, train_and_test
 from spikelib.runs import TRAINING_CODE, Run, code_digest, unique
 from spikelib.store import MARKER, Store
+from spikelib.training import epochs_without_improvement
 
 PACKAGE = Path(__file__).resolve().parent.parent / "spikelib"
 
@@ -33,7 +34,7 @@ def test_unique_merges_runs_with_one_key():
 
 def test_every_profile_plan_has_one_run_per_key():
     from spikelib.sections import plan
-    for profile in ("ci", "quick", "paper"):
+    for profile in ("ci", "quick", "verify", "book", "paper"):
         runs = plan(profile)
         assert runs and len({run.key for run in runs}) == len(runs)
 
@@ -132,6 +133,52 @@ def test_early_stopping_records_where_and_why():
     assert results["epochs_run"] == 2 and results["stop_reason"] == "patience"
     _, full = train_and_test(_tiny(epochs=2), progress=False)
     assert full["epochs_run"] == 2 and full["stop_reason"] == "max_epochs"
+
+
+def test_epochs_on_the_mean_image_plateau_do_not_count_towards_patience():
+    # A measured curve (validation error per epoch) of the (0, 16, 32) row on
+    # MNIST, which sits near the mean image's error (0.0639) for six epochs,
+    # then two flat epochs appended.
+    curve = [0.0960, 0.0685, 0.0644, 0.0642, 0.0645, 0.0640, 0.0640, 0.0640, 0.0617, 0.0552,
+             0.0384, 0.0318, 0.0317, 0.0316]
+
+    def stopped_at(plateau, patience=2, min_delta=0.02):
+        best, since = float("inf"), 0
+        for epoch, error in enumerate(curve, start=1):
+            since = epochs_without_improvement(error, best, since, min_delta, plateau)
+            best = min(best, error)
+            if since >= patience:
+                return epoch
+        return None
+
+    assert stopped_at(plateau=None) == 5
+    assert stopped_at(plateau=0.9 * 0.0639) == 14
+    assert stopped_at(plateau=0.9 * 0.0639, patience=3) is None
+
+
+def test_a_run_records_its_epochs_on_the_plateau():
+    config = _tiny(epochs=2, patience=1, min_delta=0.9, plateau=1.0)
+    data = prepare_data(config)
+    mean_image = float(np.mean((data.validation_clean.clip(max=1.0)
+                                - data.train_clean.clip(max=1.0).mean(axis=0)) ** 2))
+    _, on = train_and_test(config, data, progress=False)
+    _, off = train_and_test(config.replace(plateau=None), data, progress=False)
+    assert all(not record["on_plateau"] for record in off["history"])
+    assert off["stop_reason"] == "patience" and off["epochs_run"] == 2
+    for record in on["history"]:
+        assert record["on_plateau"] == (record["validation_mse"] >= mean_image * (1 - 1e-6))
+
+
+def test_the_book_profile_sweeps_on_mnist_and_ablates_the_extreme_latencies():
+    from spikelib.profiles import get_profile
+    from spikelib.sections import fidelity, inhibition, latencies, noise
+    book = get_profile("book")
+    for section in (latencies, noise, inhibition):
+        assert {run.config.data.dataset for run in section.runs(book)} == {"mnist"}
+    ablations = [run for run in inhibition.runs(book) if run.config.network.nonnegative_weights]
+    assert sorted({run.config.latency for run in ablations}) == [1.0, 16.0]
+    assert {run.config.seed for run in fidelity.runs(book)} == {0}
+    assert all(run.config.budget.plateau == 0.9 for run in latencies.runs(book))
 
 
 def test_an_epoch_with_a_partial_batch_compiles_the_training_step_once():

@@ -137,8 +137,13 @@ def run(profile, row, seed):
                                      patience=None, **split))
 
 
+def seeds(profile):
+    """The seeds this section trains under `profile`."""
+    return profile.seeds if profile.fidelity_seeds is None else profile.fidelity_seeds
+
+
 def runs(profile):
-    return [run(profile, row, seed) for row in grid_rows(profile) for seed in profile.seeds]
+    return [run(profile, row, seed) for row in grid_rows(profile) for seed in seeds(profile)]
 
 
 def budget(profile, item):
@@ -155,7 +160,7 @@ def _plural(count, word):
 
 def caption(profile):
     """One sentence stating this section's budget, for figure captions."""
-    items = [run(profile, row, profile.seeds[0]) for row in grid_rows(profile)]
+    items = [run(profile, row, seeds(profile)[0]) for row in grid_rows(profile)]
     epochs = [item.config.budget.epochs for item in items]
     if len(set(epochs)) == 1:
         listed = _plural(epochs[0], "epoch")
@@ -164,7 +169,7 @@ def caption(profile):
                   "(row by row, as in the reference runs)")
     return (f"Budget (profile '{profile.name}'): {items[0].examples('train'):,} training "
             f"examples x {listed}, no early stopping, {items[0].examples('test'):,} test "
-            f"examples, {_plural(len(profile.seeds), 'seed')}.")
+            f"examples, {_plural(len(seeds(profile)), 'seed')}.")
 
 
 def _spread(values):
@@ -233,7 +238,7 @@ def tables(profile, results):
     health = curves.merge(run_table[IDENTITY + ["health"]], on=IDENTITY, how="left")
     reference = reference_runs()
     fidelity = [epoch_row for row in grid_rows(profile)
-                for epoch_row in epoch_rows(profile, row, run(profile, row, profile.seeds[0]),
+                for epoch_row in epoch_rows(profile, row, run(profile, row, seeds(profile)[0]),
                                             health, reference)]
     return {"fidelity": TABLES["fidelity"].frame(fidelity), "fidelity_runs": run_table,
             "fidelity_curves": curves,

@@ -49,18 +49,19 @@ def run(profile, dataset, latency, seed, nonnegative_weights=False):
                else config)
 
 
-def ablated(dataset):
-    """Whether the ablation runs on `dataset`."""
-    return dataset in ABLATION_DATASETS
+def ablated(dataset, latency=None, profile=None):
+    """Whether the ablation runs on `dataset` (at `latency` under `profile`, if given)."""
+    return dataset in ABLATION_DATASETS and (
+        profile is None or latency is None or latency in profile.ablated_latencies())
 
 
 def runs(profile):
     found = []
-    for dataset in profile.datasets:
+    for dataset in profile.datasets_for("inhibition"):
         for latency in profile.latencies:
             for seed in profile.seeds:
                 found.append(run(profile, dataset, latency, seed))
-                if ablated(dataset):
+                if ablated(dataset, latency, profile):
                     found.append(run(profile, dataset, latency, seed, nonnegative_weights=True))
     return found
 
@@ -99,13 +100,13 @@ def _curves(profile, item, found):
 
 def tables(profile, results):
     rows, pulses, curves = [], [], []
-    for dataset in profile.datasets:
+    for dataset in profile.datasets_for("inhibition"):
         for latency in profile.latencies:
             for seed in profile.seeds:
                 item = run(profile, dataset, latency, seed)
                 found, model = results(item), results.model(item)
                 ablation = {"test_mse_nonnegative": np.nan, "health_nonnegative": NOT_RUN}
-                if ablated(dataset):
+                if ablated(dataset, latency, profile):
                     ablation_run = run(profile, dataset, latency, seed, nonnegative_weights=True)
                     ablation_found = results(ablation_run)
                     ablation = {"test_mse_nonnegative": ablation_found["test_mse"],

@@ -45,7 +45,8 @@ def run(profile, dataset, latency, seed):
 
 
 def runs(profile):
-    return [run(profile, dataset, latency, seed) for dataset in profile.datasets
+    return [run(profile, dataset, latency, seed)
+            for dataset in profile.datasets_for("latencies")
             for latency in profile.latencies for seed in profile.seeds]
 
 

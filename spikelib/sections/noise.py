@@ -27,7 +27,7 @@ def run(profile, dataset, noise, seed):
 
 
 def runs(profile):
-    return [run(profile, dataset, noise, seed) for dataset in profile.datasets
+    return [run(profile, dataset, noise, seed) for dataset in profile.datasets_for("noise")
             for noise in sorted(profile.noise_levels) for seed in profile.seeds]
 
 
