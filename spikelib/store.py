@@ -165,8 +165,11 @@ def new_model(run):
         from spikelib.autoencoder import SpikingAutoencoder
         return SpikingAutoencoder.from_run_config(config)
     from spikelib.baselines import ConventionalAutoencoder
+    from spikelib.encoding import N_PIXELS
     model = ConventionalAutoencoder(config.network.n_hidden, seed=config.seed)
-    model.build((None, 784))
+    # A call builds the encoder and decoder; `build` alone would leave them
+    # without variables, and `load_weights` would then load nothing.
+    model(np.zeros((1, N_PIXELS), "float32"))
     return model
 
 

@@ -92,6 +92,28 @@ def test_two_writers_racing_on_one_key_leave_one_intact_copy(tmp_path):
     assert not list(store.folder(run).parent.glob(".tmp-*"))
 
 
+@pytest.mark.parametrize("kind", ["sae", "ann"])
+def test_a_stored_model_reloads_with_its_trained_weights(tmp_path, kind):
+    from spikelib.baselines import mse
+    from spikelib.encoding import as_values
+    from spikelib.experiment import train_and_test_conventional
+    from spikelib.training import evaluate
+    config = _tiny(epochs=1)
+    data = prepare_data(config)
+    train = train_and_test if kind == "sae" else train_and_test_conventional
+    model, results = train(config, data, progress=False)
+    store, run = Store(tmp_path), Run(kind, config)
+    store.write(run, results, model)
+    loaded = store.model(run)
+    if kind == "sae":
+        error = evaluate(loaded, data.test_inputs, data.test_clean, config.latency).mean()
+    else:
+        error = mse(loaded.predict(as_values(data.test_inputs), verbose=0), data.test_clean).mean()
+    assert float(error) == pytest.approx(results["test_mse"], rel=1e-5)
+    for trained, reloaded in zip(model.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(trained.numpy(), reloaded.numpy())
+
+
 def test_results_with_nan_are_refused(tmp_path):
     store, run = Store(tmp_path), Run("sae", _tiny())
     with pytest.raises(ValueError):
