@@ -120,13 +120,15 @@ def full_split(profile):
 def run(profile, row, seed):
     """The spiking run of grid `row` with `seed`: the reference's budget, or a smoke one.
 
-    On the full split a profile trains the reference's epochs, unless it
+    On the full split a profile trains the reference's epochs (also past
+    the profile's own limit: this section compares whole curves), unless it
     trains fewer epochs per row than FIRST_LOOK_EPOCHS (`quick`): then
     FIRST_LOOK_EPOCHS, the first epochs of the reference's curves.
     """
     if full_split(profile):
         split = dict(train_examples=None, validation_examples=None, test_examples=None)
-        epochs = min(row.epochs, max(profile.epochs, FIRST_LOOK_EPOCHS))
+        first_look = profile.epochs < FIRST_LOOK_EPOCHS
+        epochs = min(row.epochs, FIRST_LOOK_EPOCHS) if first_look else row.epochs
     else:
         split = dict(train_examples=profile.train_examples,
                      validation_examples=profile.validation_examples,
