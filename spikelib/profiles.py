@@ -53,7 +53,8 @@ class Profile:
         """
         row_hidden = n_hidden if n_hidden in HIDDEN_SIZES else max(HIDDEN_SIZES)
         budget = dict(dataset=dataset, epochs=self.epochs, patience=self.patience,
-                      min_delta=self.min_delta, plateau=self.plateau, seed=self.seeds[0] if seed is None else seed,
+                      min_delta=self.min_delta, plateau=self.plateau,
+                      seed=self.seeds[0] if seed is None else seed,
                       train_examples=self.train_examples,
                       validation_examples=self.validation_examples,
                       test_examples=self.test_examples)

@@ -49,10 +49,14 @@ def run(profile, dataset, latency, seed, nonnegative_weights=False):
                else config)
 
 
-def ablated(dataset, latency=None, profile=None):
-    """Whether the ablation runs on `dataset` (at `latency` under `profile`, if given)."""
-    return dataset in ABLATION_DATASETS and (
-        profile is None or latency is None or latency in profile.ablated_latencies())
+def ablated(dataset):
+    """Whether the ablation runs on `dataset`."""
+    return dataset in ABLATION_DATASETS
+
+
+def ablated_at(profile, dataset, latency):
+    """Whether `profile` trains the ablation of `dataset` at `latency`."""
+    return ablated(dataset) and latency in profile.ablated_latencies()
 
 
 def runs(profile):
@@ -61,7 +65,7 @@ def runs(profile):
         for latency in profile.latencies:
             for seed in profile.seeds:
                 found.append(run(profile, dataset, latency, seed))
-                if ablated(dataset, latency, profile):
+                if ablated_at(profile, dataset, latency):
                     found.append(run(profile, dataset, latency, seed, nonnegative_weights=True))
     return found
 
@@ -106,7 +110,7 @@ def tables(profile, results):
                 item = run(profile, dataset, latency, seed)
                 found, model = results(item), results.model(item)
                 ablation = {"test_mse_nonnegative": np.nan, "health_nonnegative": NOT_RUN}
-                if ablated(dataset, latency, profile):
+                if ablated_at(profile, dataset, latency):
                     ablation_run = run(profile, dataset, latency, seed, nonnegative_weights=True)
                     ablation_found = results(ablation_run)
                     ablation = {"test_mse_nonnegative": ablation_found["test_mse"],
