@@ -35,7 +35,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from spikelib.autoencoder import SpikingAutoencoder  # noqa: E402
-from spikelib.baselines import ConventionalAutoencoder  # noqa: E402
+from spikelib.conventional import ConventionalParameters, new_conventional  # noqa: E402
 from spikelib.config import paper_config  # noqa: E402
 from spikelib.encoding import as_values  # noqa: E402
 from spikelib.events import to_events  # noqa: E402
@@ -76,11 +76,13 @@ def spiking_rates(config, data, n_train, n_eval):
 def conventional_rates(config, data, n_train, n_eval):
     """(train ex/s, eval ex/s) of the conventional autoencoder, same size and batch."""
     keras.utils.set_random_seed(config.seed)
-    model = ConventionalAutoencoder(config.network.n_hidden, seed=config.seed)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=True)
+    parameters = ConventionalParameters()
+    model = new_conventional(config.network.n_hidden, config.seed, parameters)
+    model.compile(optimizer=keras.optimizers.Adam(parameters.learning_rate), loss="mse",
+                  jit_compile=True)
     x, y = as_values(data.train_inputs), as_values(data.train_clean)
     warm, timed = slice(0, WARMUP_EXAMPLES), slice(WARMUP_EXAMPLES, WARMUP_EXAMPLES + n_train)
-    fit = dict(batch_size=config.optimizer.batch_size, epochs=1, shuffle=True, verbose=0)
+    fit = dict(batch_size=parameters.batch_size, epochs=1, shuffle=True, verbose=0)
     model.fit(x[warm], y[warm], **fit)
     train = _rate(n_train, lambda: model.fit(x[timed], y[timed], **fit))
     test = as_values(data.test_inputs[:n_eval])

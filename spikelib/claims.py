@@ -5,7 +5,10 @@ profile (`spikelib.sections.read`) and returns a `ClaimCheck`: the
 criterion, the measured figures and a status.  A claim gets a verdict,
 "pass" or "fail", only under a profile meant to show it
 (`Profile.shows_claims`); elsewhere the figures are reported with
-"no verdict at this budget", whichever way they point.  The thresholds
+"no verdict at this budget", whichever way they point.  A verdict that
+rests on runs still learning at their epoch cap (`spikelib.convergence`)
+keeps its status and carries a caveat naming them: their errors are upper
+bounds, so the reader sees which figures could still move.  The thresholds
 that make "far below", "close to" and "similar" measurable are the named
 constants below, each with the reason for its value; they are never tuned
 to a result.
@@ -39,6 +42,30 @@ MUCH_WORSE = 1.5
 # "Most" output neurons / pulse weights: more than half.
 MOST = 0.5
 
+# Why each claim's thresholds are what they are, for the claims page.
+REASONS = {
+    "C1": (f"The mean image is what a network that ignores its input achieves; at most "
+           f"{FAR_BELOW_MEAN_IMAGE:g} x its error is the smallest gap one would call a "
+           f"reconstruction. PCA of the same size is the best linear code; within "
+           f"{CLOSE_TO_PCA:g} x its error is 'high fidelity from a compact code'."),
+    "C2": (f"'Similar to or better than': at most {SIMILAR_RATIO - 1:.0%} worse than a "
+           "conventional autoencoder of the same size, trained on the same inputs until its "
+           "learning curve flattens."),
+    "C3": (f"'Works' at a latency: the same bar as C1's first part, at most "
+           f"{FAR_BELOW_MEAN_IMAGE:g} x the mean image's error, at every latency trained."),
+    "C4": ("Denoising: the reconstruction is closer to the clean image than the noisy input "
+           "itself is; below noise 0.2 the input is almost clean, so it is not tested."),
+    "C5": ("'Explored' read as the paper's trend: each larger embedding reconstructs better "
+           "(no threshold, a strict decrease of the mean over seeds)."),
+    "C6": (f"Ten classes give 10 % by chance; {FAR_ABOVE_CHANCE:.0%} is five times chance, "
+           "far from it but well below what any useful code reaches."),
+    "C7": (f"'Essential, especially at high latency': without inhibitory weights the error "
+           f"is at least {MUCH_WORSE:g} x the full model's at the highest latency, and the gap "
+           "grows with latency; 'the output accumulates negative evidence' and 'the pulses "
+           f"trigger the spikes': more than {MOST:.0%} of firing outputs dip below rest before "
+           f"their spike, more than {MOST:.0%} of output-pulse weights are positive."),
+}
+
 
 @dataclasses.dataclass
 class ClaimCheck:
@@ -51,6 +78,7 @@ class ClaimCheck:
     criterion: str
     figures: dict
     budget: str
+    caveats: tuple = ()
 
     @property
     def detail(self):
@@ -121,8 +149,8 @@ def check_c3(profile):
                     means["mean_image_mse"].groupby(level=0).first().items()})
     ok = bool(len(means)) and bool(
         (means["test_mse"] <= FAR_BELOW_MEAN_IMAGE * means["mean_image_mse"]).all())
-    return ok, figures, (f"at every latency, SAE test MSE <= {FAR_BELOW_MEAN_IMAGE} x the mean "
-                         "image's (mean over seeds)")
+    return ok, figures, (f"at every latency trained, SAE test MSE <= {FAR_BELOW_MEAN_IMAGE} x the "
+                         "mean image's (mean over seeds)")
 
 
 def check_c4(profile):
@@ -134,8 +162,8 @@ def check_c4(profile):
         figures[f"{d} noise {n:g} noisy input"] = _fmt(row.noisy_input_mse)
     noisy = means[means.index.get_level_values("noise") >= 0.2]
     ok = bool(len(noisy)) and bool((noisy["test_mse"] < noisy["noisy_input_mse"]).all())
-    return ok, figures, ("at every noise level >= 0.2, SAE test MSE (against the clean image) "
-                         "below the noisy input's own MSE (mean over seeds)")
+    return ok, figures, ("at every noise level >= 0.2 trained, SAE test MSE (against the clean "
+                         "image) below the noisy input's own MSE (mean over seeds)")
 
 
 def check_c5(profile):
@@ -146,8 +174,8 @@ def check_c5(profile):
     for dataset in means.index.get_level_values(0).unique():
         errors = means[dataset].sort_index().to_numpy()
         ok &= len(errors) > 1 and bool(np.all(np.diff(errors) < 0))
-    return ok, figures, ("SAE test MSE falls with every increase of the embedding size, on every "
-                         "data set (mean over seeds)")
+    return ok, figures, ("SAE test MSE falls with every increase of the embedding size trained, on "
+                         "every data set (mean over seeds)")
 
 
 def check_c6(profile):
@@ -193,6 +221,54 @@ CHECKS = {"C1": check_c1, "C2": check_c2, "C3": check_c3, "C4": check_c4,
           "C5": check_c5, "C6": check_c6, "C7": check_c7}
 
 
+def describe_run(row, seeds=None):
+    """A run of a section table in a few words, e.g. 'MNIST L = 16, 32 hidden, seed 0'.
+
+    `seeds`: the seeds to name instead of the row's own (for a group of runs).
+    """
+    from spikelib.sections.figures import dataset_name
+    model = {"ann": "conventional AE, ", "sae": ""}.get(getattr(row, "model", "sae"), "")
+    noise = f"noise {row.noise:g}, " if row.noise else ""
+    seeds = [row.seed] if seeds is None else list(seeds)
+    seed = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(s) for s in seeds)}"
+    return (f"{model}{dataset_name(row.dataset)} {noise}L = {row.latency:g}, "
+            f"{row.n_hidden} hidden, {seed}")
+
+
+def describe_runs(table):
+    """The distinct runs of `table`, seeds of one row named together."""
+    row_columns = [c for c in ("model", "dataset", "noise", "latency", "n_hidden") if c in table]
+    found = []
+    for _, group in table.drop_duplicates(row_columns + ["seed"]).groupby(row_columns,
+                                                                         sort=False):
+        found.append(describe_run(next(group.itertuples()), sorted(group["seed"])))
+    return found
+
+
+def still_learning_runs(table):
+    """The runs of `table` still learning at their cap, described (seeds grouped)."""
+    return describe_runs(table[table["still_learning"].astype(bool)])
+
+
+def caveats(claim_id, profile):
+    """The caveats of a verdict: the runs it rests on that were still learning."""
+    section = CLAIMS[claim_id][1]
+    table = _table(profile, section)
+    if claim_id == "C7":
+        table = table[table["layer"] == "output"]
+    found = still_learning_runs(table)
+    notes = []
+    if found:
+        notes.append("It rests on runs still learning at their epoch cap (their errors are "
+                     f"upper bounds): {'; '.join(found)}.")
+    if claim_id == "C7" and "still_learning_nonnegative" in table:
+        ablations = table[table["still_learning_nonnegative"].astype(bool)]
+        if len(ablations):
+            notes.append("The ablation (weights >= 0) was still learning, or had not left the "
+                         f"mean-image plateau, at its cap: {'; '.join(describe_runs(ablations))}.")
+    return tuple(notes)
+
+
 def check(claim_id, profile):
     """The verdict on claim `claim_id` ("C1".."C7") from `profile`'s section tables."""
     profile = get_profile(getattr(profile, "name", profile))
@@ -200,7 +276,8 @@ def check(claim_id, profile):
     ok, figures, criterion = CHECKS[claim_id](profile)
     figures = {k: v for k, v in figures.items() if v is not None}
     status = (PASS if ok else FAIL) if profile.shows(claim_id) else NO_VERDICT
-    return ClaimCheck(claim_id, text, section, status, criterion, figures, profile.caption())
+    return ClaimCheck(claim_id, text, section, status, criterion, figures, profile.caption(),
+                      caveats(claim_id, profile))
 
 
 def check_all(profile):
@@ -225,6 +302,7 @@ def report(checks):
         figures = ", ".join(f"{name} {value:g}" for name, value in item.figures.items())
         lines += [f"{item.id} {item.status.upper()}: {item.claim}",
                   f"    criterion: {item.criterion}", f"    figures: {figures}"]
+        lines += [f"    caveat: {caveat}" for caveat in item.caveats]
     return "\n".join(lines)
 
 

@@ -122,7 +122,7 @@ def train_and_test(config, data=None, progress=True, on_epoch=None, state=None):
 
 def train_and_test_conventional(config, data=None, progress=False):
     """The conventional AE matched to `config`; returns (model, results dict)."""
-    from spikelib.baselines import train_conventional
+    from spikelib.conventional import train_conventional
     data = data if data is not None else prepare_data(config)
     started = time.perf_counter()
     model, errors, history = train_conventional(config, data, progress=progress)

@@ -7,6 +7,11 @@ with `profile` injected as a parameter (and `SPIKELIB_PROFILE` set in the
 environment), and write the executed notebook to `book/chapters/<name>.ipynb`,
 where the Jupyter Book picks it up (the book itself never executes anything).
 
+Each executed notebook records what it was built from in its metadata
+(`BUILD_KEY`: profile, UTC time, spikelib's version and `git describe` of the
+code), which the book's footer shows (`book/_ext/build_info.py`), and hides
+its parameter cells (the default one and the one papermill injects).
+
 One progress line is printed per notebook.  The run stops at the first
 failing notebook, reports the cell and its error and where the partial
 output notebook is, and exits with status 1.  Timings, statuses and package
@@ -35,7 +40,11 @@ BOOK = ROOT / "book"
 CHAPTERS = BOOK / "chapters"
 KERNEL = "spikelib"
 # The book's own executed pages, run after the sections in this order.
-BOOK_PAGES = ("claims", "rerun")
+BOOK_PAGES = ("claims", "rerun", "intro")
+# Notebook metadata key of the build record (read by book/_ext/build_info.py).
+BUILD_KEY = "spikelib_build"
+# Cells that set the profile: the notebook's default and papermill's injected one.
+PARAMETER_TAGS = ("parameters", "injected-parameters")
 _SECTION = re.compile(r"^\d\d_[A-Za-z0-9_]+\.md$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -65,16 +74,84 @@ def select(sources, only):
     return [(name, path) for name, path in sources if name in wanted]
 
 
+def _git(*arguments):
+    """The output of `git arguments` in the repository, or None outside a git checkout."""
+    try:
+        return subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def versions():
     """Versions of the interpreter, the packages the book depends on, and the commit."""
     found = package_versions(BOOK_PACKAGES)
-    try:
-        found["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-            check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
+    for key, arguments in (("git_commit", ("rev-parse", "HEAD")),
+                           ("git_describe", ("describe", "--always", "--dirty"))):
+        value = _git(*arguments)
+        if value:
+            found[key] = value
     return found
+
+
+def build_record(profile, found=None):
+    """What a notebook executed now is built from: profile, UTC time, spikelib and commit.
+
+    `found` are `versions()` (computed when not given); `commit` is `git describe
+    --always --dirty` ("-dirty": the tree had uncommitted changes), None outside git.
+    """
+    found = versions() if found is None else found
+    return {"profile": profile,
+            "executed": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"),
+            "spikelib": found.get("spikelib"), "commit": found.get("git_describe")}
+
+
+def run_seconds(results):
+    """Seconds a finished run spent training and evaluating, from its results dict.
+
+    `train_seconds` covers one training session; a run resumed from a
+    checkpoint (`resumed_from_epoch` > 0) adds the training and evaluation
+    seconds its history records for the epochs before it.
+    """
+    seconds = float(results.get("train_seconds", 0.0))
+    resumed = results.get("resumed_from_epoch") or 0
+    history = results.get("history")
+    if resumed and isinstance(history, list):
+        seconds += sum(record.get("train_seconds", 0.0) + record.get("evaluation_seconds", 0.0)
+                       for record in history if record.get("epoch", 0) <= resumed)
+    return seconds
+
+
+def training_time(profile):
+    """What training the runs of `profile`'s plan took, from their records.
+
+    {"planned": runs in the plan, "finished": finished runs, "seconds": the sum
+    of their `run_seconds`, "busiest_worker": the largest sum over the runs of
+    one worker (a lower bound on the runner's wall time, its workers training
+    side by side), "workers": distinct workers}.
+    """
+    from spikelib.sections import plan
+    from spikelib.store import Store, results_root
+    store = Store(results_root(profile))
+    runs = plan(profile)
+    per_worker = {}
+    finished = 0
+    for item in store.finished(runs):
+        results = store.results(item)
+        worker = results.get("worker") or f"{results.get('host', '')}:{results.get('pid', '')}"
+        per_worker[worker] = per_worker.get(worker, 0.0) + run_seconds(results)
+        finished += 1
+    return {"planned": len(runs), "finished": finished,
+            "seconds": sum(per_worker.values()),
+            "busiest_worker": max(per_worker.values(), default=0.0),
+            "workers": len(per_worker)}
+
+
+def notebook_seconds(report, leave_out=("rerun",)):
+    """Seconds of the notebooks a `reproduce.json` report timed, without those `leave_out`."""
+    return sum(entry.get("seconds", 0.0) for name, entry in report.get("notebooks", {}).items()
+               if name not in leave_out)
 
 
 def check_kernel():
@@ -97,19 +174,21 @@ def to_ipynb(source, destination):
     jupytext.write(notebook, destination, fmt="ipynb")
 
 
-def tidy_output(path):
-    """Hide the notebook's default `parameters` cell when papermill injected the real one.
+def tidy_output(path, record=None):
+    """Hide the parameter cells of an executed notebook and store its build `record`.
 
-    The book then shows a single cell with the profile that was actually used.
+    The default `parameters` cell and papermill's `injected-parameters` cell get
+    the `remove-cell` tag: the profile is stated in each page's footer, not as
+    code.  `record` (see `build_record`) goes to the notebook's metadata.
     """
     import nbformat
     notebook = nbformat.read(path, as_version=4)
-    tags = [cell.get("metadata", {}).get("tags", []) for cell in notebook.cells]
-    if not any("injected-parameters" in t for t in tags):
-        return
-    for cell, cell_tags in zip(notebook.cells, tags):
-        if "parameters" in cell_tags and "remove-cell" not in cell_tags:
-            cell.metadata["tags"] = [*cell_tags, "remove-cell"]
+    for cell in notebook.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if any(tag in tags for tag in PARAMETER_TAGS) and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    if record is not None:
+        notebook.metadata[BUILD_KEY] = record
     nbformat.write(notebook, path)
 
 
@@ -133,8 +212,11 @@ def stderr_to(path):
             os.close(saved)
 
 
-def execute(name, source, profile, chapters=None, timeout=None, log=None):
-    """Execute one notebook; returns the path of the executed notebook. Raises on failure."""
+def execute(name, source, profile, chapters=None, timeout=None, log=None, found=None):
+    """Execute one notebook; returns the path of the executed notebook. Raises on failure.
+
+    `found` are the `versions()` recorded in the notebook (computed when not given).
+    """
     import papermill
     chapters = CHAPTERS if chapters is None else Path(chapters)
     chapters.mkdir(parents=True, exist_ok=True)
@@ -149,7 +231,7 @@ def execute(name, source, profile, chapters=None, timeout=None, log=None):
                 log_output=False, execution_timeout=timeout)
     finally:
         unexecuted.unlink(missing_ok=True)
-    tidy_output(output)
+    tidy_output(output, build_record(profile, found))
     return output
 
 
@@ -245,8 +327,9 @@ def run(profile, only=None, timeout=None, out=sys.stdout):
 
     report_path = results_root(profile) / "reproduce.json"
     report = load_report(report_path, profile, only)
+    found = versions()
     report.update(started=datetime.datetime.now(datetime.timezone.utc).isoformat(
-        timespec="seconds"), versions=versions(), status="running",
+        timespec="seconds"), versions=found, status="running",
         machine={"platform": platform.platform(), "cpus": os.cpu_count()})
     for name, _ in sources:
         report["notebooks"][name] = {"status": "pending"}
@@ -264,7 +347,7 @@ def run(profile, only=None, timeout=None, out=sys.stdout):
         log = results_root(profile) / "logs" / f"{name}.log"
         entry["log"] = str(log)
         try:
-            execute(name, source, profile, timeout=timeout, log=log)
+            execute(name, source, profile, timeout=timeout, log=log, found=found)
         except (Exception, KeyboardInterrupt) as error:  # report, then stop
             seconds = time.perf_counter() - start
             interrupted = isinstance(error, KeyboardInterrupt)

@@ -4,7 +4,8 @@ A run is its kind (the spiking autoencoder, "sae", or the conventional
 autoencoder matched to it, "ann") plus its `RunConfig`.  Its key joins the
 kind, the config digest and the digest of the code that determines trained
 results (`code_digest`): rewording a caption, a table or a plot keeps every
-key, changing the neuron or the optimiser changes all of them.
+key, changing the neuron or the optimiser changes every spiking run's, and
+changing the conventional autoencoder only its own runs'.
 """
 
 import dataclasses
@@ -15,21 +16,26 @@ from pathlib import Path
 from spikelib.config import RunConfig
 
 KINDS = {"sae": "spiking autoencoder", "ann": "conventional autoencoder"}
-# The modules whose code determines a trained run's numbers.  Plotting,
-# claims, sections' tables, the runner and the notebooks are not among them.
-TRAINING_CODE = ("autoencoder", "baselines", "config", "data", "encoding", "events",
-                 "experiment", "lambertw", "layer", "loss", "neuron", "optimizer", "pulses",
-                 "training")
+# The modules whose code determines a trained run's numbers, by kind.
+# Plotting, claims, sections' tables, the runner and the notebooks are not
+# among them, and neither model's code is in the other's key.
+TRAINING_CODE = {
+    "sae": ("autoencoder", "baselines", "config", "data", "encoding", "events", "experiment",
+            "lambertw", "layer", "loss", "neuron", "optimizer", "pulses", "stopping",
+            "training"),
+    "ann": ("baselines", "config", "conventional", "data", "encoding", "experiment",
+            "stopping"),
+}
 # Split sizes when a config says None (the whole split).
 SPLIT_SIZES = {"train": 54000, "validation": 6000, "test": 10000}
 
 
 @functools.cache
-def code_digest(package=None):
-    """Short hash of the modules in TRAINING_CODE (of `package`, default spikelib's folder)."""
+def code_digest(kind="sae", package=None):
+    """Short hash of the modules in TRAINING_CODE[kind] (of `package`, default spikelib's folder)."""
     package = Path(package) if package else Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for name in TRAINING_CODE:
+    for name in TRAINING_CODE[kind]:
         digest.update(name.encode() + (package / f"{name}.py").read_bytes())
     return digest.hexdigest()[:8]
 
@@ -47,7 +53,7 @@ class Run:
 
     @property
     def key(self):
-        return f"{self.kind}-{self.config.digest()}-{code_digest()}"
+        return f"{self.kind}-{self.config.digest()}-{code_digest(self.kind)}"
 
     def examples(self, split="train"):
         """Examples of `split` the run uses."""

@@ -164,13 +164,8 @@ def new_model(run):
     if run.kind == "sae":
         from spikelib.autoencoder import SpikingAutoencoder
         return SpikingAutoencoder.from_run_config(config)
-    from spikelib.baselines import ConventionalAutoencoder
-    from spikelib.encoding import N_PIXELS
-    model = ConventionalAutoencoder(config.network.n_hidden, seed=config.seed)
-    # A call builds the encoder and decoder; `build` alone would leave them
-    # without variables, and `load_weights` would then load nothing.
-    model(np.zeros((1, N_PIXELS), "float32"))
-    return model
+    from spikelib.conventional import new_conventional
+    return new_conventional(config.network.n_hidden, config.seed)
 
 
 def write_table(rows, root, name):

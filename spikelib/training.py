@@ -31,6 +31,7 @@ from spikelib.compiled import Compiled
 from spikelib.events import Events, event_width, to_events
 from spikelib.loss import reconstruction_error, training_loss
 from spikelib.optimizer import ReferenceAdam
+from spikelib.stopping import epochs_without_improvement
 
 EVALUATION_BATCH = 1000
 # Examples per iteration of the compiled evaluation loop: the intermediates
@@ -280,21 +281,6 @@ def plateau_error(budget, data):
         return None
     return budget.plateau * float(np.mean(mean_image_error(data.train_clean,
                                                            data.validation_clean)))
-
-
-def epochs_without_improvement(validation, best_error, since_improvement, min_delta,
-                               plateau=None):
-    """The count of epochs without improvement after an epoch with error `validation`.
-
-    It restarts at 0 when `validation` beats `best_error` by the relative
-    `min_delta`, or while the run is still on the plateau (`validation` at
-    least `plateau`, an error; None: no plateau rule).
-    """
-    if validation < best_error * (1.0 - min_delta):
-        return 0
-    if plateau is not None and validation >= plateau:
-        return 0
-    return since_improvement + 1
 
 
 def evaluation_events(data):

@@ -2,15 +2,23 @@
 
 The tests on the HTML skip when the book was not built; `make test` builds it
 with PROFILE=ci first.  The tests of the table of contents and of the
-reproduce module need no build.
+reproduce module need no build.  `BOOK_HTML=DIR` checks a book built
+elsewhere (its executed notebooks are still those of book/chapters).
 """
 
+import datetime
 import html
+import importlib.util
 import json
+import os
 import re
+import subprocess
 from html.parser import HTMLParser
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+import nbformat
 
 import pytest
 import yaml
@@ -18,7 +26,8 @@ import yaml
 from spikelib import reproduce
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
+# The built HTML: _build/html, or the folder named by $BOOK_HTML.
+HTML = Path(os.environ.get("BOOK_HTML") or ROOT / "_build" / "html")
 CLAIM_IDS = [f"C{i}" for i in range(1, 8)]
 # Labels of book/model.md that the chapters and the API docs link to.
 MODEL_SECTIONS = ["sec-neuron", "sec-spike-time", "sec-gradient", "sec-pulses", "sec-init",
@@ -54,11 +63,11 @@ def section_names():
 
 
 class _Page(HTMLParser):
-    """Image sources, element ids and classes, and visible text of a page."""
+    """Image sources, link targets, element ids and classes, and visible text of a page."""
 
     def __init__(self):
         super().__init__()
-        self.images, self.ids, self.classes, self.text = [], set(), set(), []
+        self.images, self.links, self.ids, self.classes, self.text = [], [], set(), set(), []
         self._skip = 0
 
     def handle_starttag(self, tag, attrs):
@@ -67,6 +76,8 @@ class _Page(HTMLParser):
             self._skip += 1
         if tag == "img" and attrs.get("src"):
             self.images.append(attrs["src"])
+        if tag == "a" and attrs.get("href") is not None:
+            self.links.append(attrs["href"])
         if attrs.get("id"):
             self.ids.add(attrs["id"])
         self.classes.update((attrs.get("class") or "").split())
@@ -91,6 +102,62 @@ def built():
     if not (HTML / "index.html").exists():
         pytest.skip(f"the book is not built ({HTML / 'index.html'} missing): run "
                     "`make book PROFILE=ci` first")
+
+
+def html_pages():
+    """Every HTML page of the built book (not the theme's or the sources' files)."""
+    return [path for path in sorted(HTML.rglob("*.html"))
+            if "_static" not in path.parts and "_sources" not in path.parts]
+
+
+def broken_links(pages, root=None):
+    """'page: href (why)' for every local link of `pages` (below `root`) that does not resolve.
+
+    A local link (no scheme, no host) must name an existing file, or a folder
+    with an index.html; with an `#anchor`, its target page (the link's own
+    page when it names no file) must have an element with that id.
+    """
+    root = (HTML if root is None else root).resolve()
+    ids, broken = {}, []
+    for page in (path.resolve() for path in pages):
+        for href in parse(page).links:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or not (parts.path or parts.fragment):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            where = f"{page.relative_to(root)}: {href}"
+            if not target.is_file():
+                broken.append(f"{where} (no file {target})")
+            elif parts.fragment and target.suffix == ".html":
+                if target not in ids:
+                    ids[target] = parse(target).ids
+                if unquote(parts.fragment) not in ids[target]:
+                    broken.append(f"{where} (no id {parts.fragment!r} in "
+                                  f"{target.relative_to(root)})")
+    return broken
+
+
+def load_extension(name):
+    """A local Sphinx extension of book/_ext, imported as Sphinx imports it."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "book" / "_ext" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def git(*arguments):
+    return subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+# A duration as spikelib.cost.duration writes it: h:mm:ss (or "N d h:mm:ss").
+DURATION = re.compile(r"(?:(\d+) d )?(\d+):(\d\d):(\d\d)")
+# The footer line of book/_ext/build_info.py.
+FOOTER = re.compile(r"Built (\d{4}-\d\d-\d\d \d\d:\d\d) UTC from spikelib ([^ ]+) "
+                    r"\(([^)]*)\), profiles? ([\w, ]+)\.")
+COMMIT = re.compile(r"commit ([0-9a-f]{7,40})( with uncommitted changes)?")
 
 
 # A progress bar (tqdm's "|███  | 12/34 [00:02<00:05, 4.1it/s]") or a log line in an output.
@@ -133,7 +200,8 @@ def test_toc_lists_every_section_notebook_and_the_book_pages():
     files = toc_files()
     for name in section_names():
         assert f"book/chapters/{name}" in files, f"notebooks/{name}.md is not in _toc.yml"
-    for page in ("book/intro", "book/model", "book/chapters/claims", "book/chapters/rerun",
+    for page in ("book/chapters/intro", "book/model", "book/chapters/claims",
+                 "book/chapters/rerun",
                  "book/api", "book/references"):
         assert page in files
     for name in reproduce.BOOK_PAGES:
@@ -189,6 +257,91 @@ def test_config_has_no_key_that_jupyter_book_ignores():
     # Jupyter Book generates (the footer, the launch buttons).
     assert sphinx.get("recursive_update") is True
     assert not sphinx["config"]["mathjax_path"].startswith(("http:", "https:", "//"))
+
+
+def test_tidy_output_hides_both_parameter_cells_and_stores_the_record(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell('profile = "book"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('profile = "ci"', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["hide-input"]}),
+        nbformat.v4.new_markdown_cell("text")]
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(notebook, path)
+    record = {"profile": "ci", "executed": "2026-01-02T03:04:05+00:00", "spikelib": "0.1.0",
+              "commit": "abc1234-dirty"}
+    reproduce.tidy_output(path, record)
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].metadata.tags == ["parameters", "remove-cell"]
+    assert cells[1].metadata.tags == ["injected-parameters", "remove-cell"]
+    assert cells[2].metadata.tags == ["hide-input"]
+    assert "tags" not in cells[3].metadata
+    assert json.loads(path.read_text())["metadata"]["spikelib_build"] == record
+    reproduce.tidy_output(path, record)  # a second pass adds no second tag
+    assert nbformat.read(path, as_version=4).cells[0].metadata.tags == ["parameters",
+                                                                          "remove-cell"]
+
+
+def test_the_build_record_names_profile_time_version_and_commit():
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    record = reproduce.build_record("ci")
+    after = datetime.datetime.now(datetime.timezone.utc)
+    assert record["profile"] == "ci"
+    assert before <= datetime.datetime.fromisoformat(record["executed"]) <= after
+    assert record["spikelib"] == metadata.version("spikelib")
+    assert record["commit"] == git("describe", "--always", "--dirty")
+
+
+def test_the_footer_line_states_date_version_commit_and_profile():
+    build_info = load_extension("build_info")
+    one = {"profile": "ci", "executed": "2026-01-02T03:04:59+00:00", "spikelib": "0.1.0",
+           "commit": "abc1234-dirty"}
+    assert build_info.footer_text([one]) == (
+        "Built 2026-01-02 03:04 UTC from spikelib 0.1.0 (commit abc1234 with uncommitted "
+        "changes), profile ci.")
+    other = {**one, "profile": "book", "executed": "2026-01-03T00:00:00+00:00",
+             "commit": "def5678"}
+    assert build_info.footer_text([one, other]) == (
+        "Built 2026-01-03 00:00 UTC from spikelib 0.1.0 (commit abc1234 with uncommitted "
+        "changes; commit def5678), profiles book, ci.")
+
+
+def test_run_seconds_add_the_epochs_before_a_resume():
+    history = [{"epoch": k, "train_seconds": 10.0 * k, "evaluation_seconds": 1.0}
+               for k in (1, 2, 3)]
+    assert reproduce.run_seconds({"train_seconds": 50.0, "history": history,
+                                  "resumed_from_epoch": 0}) == 50.0
+    # epochs 1 and 2 ran before the resume: 10 + 1 + 20 + 1 seconds
+    assert reproduce.run_seconds({"train_seconds": 31.0, "history": history,
+                                  "resumed_from_epoch": 2}) == 63.0
+    # a conventional autoencoder: keras' history, no resume
+    assert reproduce.run_seconds({"train_seconds": 7.5, "history": {"loss": [0.1]}}) == 7.5
+
+
+def test_training_time_sums_the_finished_runs_of_the_plan(tmp_path, monkeypatch):
+    from spikelib.sections import plan
+    monkeypatch.setenv("SPIKELIB_RESULTS", str(tmp_path))
+    runs = plan("ci")
+    # three finished runs on two workers, one stale run outside the plan
+    for run, seconds, worker in zip(runs, (100.0, 20.0, 30.0), ("tcp://a", "tcp://b", "tcp://a")):
+        folder = tmp_path / "ci" / "runs" / run.key
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps(
+            {"train_seconds": seconds, "worker": worker, "resumed_from_epoch": 0}))
+        (folder / "COMPLETE").write_text("")
+    stale = tmp_path / "ci" / "runs" / "sae-stale"
+    stale.mkdir()
+    (stale / "results.json").write_text(json.dumps({"train_seconds": 1e6, "worker": "tcp://a"}))
+    (stale / "COMPLETE").write_text("")
+    assert reproduce.training_time("ci") == {
+        "planned": len(runs), "finished": 3, "seconds": 150.0, "busiest_worker": 130.0,
+        "workers": 2}
+
+
+def test_notebook_seconds_leave_out_this_page():
+    report = {"notebooks": {"01_model": {"seconds": 12.5}, "02_datasets": {"seconds": 7.5},
+                            "rerun": {"seconds": 100.0}, "03_latencies": {"status": "failed"}}}
+    assert reproduce.notebook_seconds(report) == 20.0
 
 
 # --- the built HTML ----------------------------------------------------------------------
@@ -287,8 +440,9 @@ def test_math_is_served_by_the_book_itself():
 
 def test_the_configured_footer_and_citations_are_rendered():
     built()
-    intro = parse(page_path("book/intro"))
-    assert "Built from executed notebooks" in intro.text, "the configured footer is missing"
+    intro = parse(page_path("book/chapters/intro"))
+    assert "Every chapter is a notebook executed by" in intro.text, (
+        "the configured footer is missing")
     assert re.search(r"Comşa\s+et al\.\s*\(\s*2021\s*\)", intro.text), (
         "the author-year citation 'Comşa et al. (2021)' is not rendered")
     assert not re.search(r"\bthe\s+the\b", intro.text, flags=re.I), "'The The' in the intro"
@@ -339,3 +493,137 @@ def test_executed_chapters_have_clean_outputs():
                     problems.append(f"{path.name} cell {index}: {found.group(0)!r} in "
                                     f"{text[:80]!r}")
     assert not problems, "\n".join(problems)
+
+
+def test_every_local_link_resolves():
+    """Every local link of every page names an existing file, and its #anchor an id there."""
+    built()
+    broken = broken_links(html_pages())
+    assert not broken, f"{len(broken)} broken local links:\n" + "\n".join(broken)
+
+
+def test_the_link_check_finds_a_missing_page_and_a_missing_anchor(tmp_path):
+    (tmp_path / "a.html").write_text(
+        '<h1 id="top">A</h1><a href="b.html#here">ok</a> <a href="#top">ok</a> '
+        '<a href="b.html#gone">no id</a> <a href="datasets.html">no page</a> '
+        '<a href="https://example.org/x.html">external</a> <a href="#">top</a>')
+    (tmp_path / "b.html").write_text('<p id="here">B</p>')
+    assert broken_links([tmp_path / "a.html"], tmp_path) == [
+        "a.html: b.html#gone (no id 'gone' in b.html)",
+        f"a.html: datasets.html (no file {tmp_path.resolve() / 'datasets.html'})"]
+
+
+def executed_chapters():
+    """{page name: executed notebook} of book/chapters."""
+    return {path.stem: json.loads(path.read_text())
+            for path in sorted(reproduce.CHAPTERS.glob("*.ipynb"))
+            if not path.name.startswith(".")}  # not a notebook being executed
+
+
+def test_parameter_cells_are_not_shown():
+    """Neither the notebook's default profile cell nor papermill's injected one is on a page."""
+    built()
+    chapters = executed_chapters()
+    assert chapters, "no executed chapter"
+    for name, notebook in chapters.items():
+        tags = [cell.get("metadata", {}).get("tags", []) for cell in notebook["cells"]]
+        assert any("injected-parameters" in t for t in tags), f"{name}: papermill did not run"
+        text = page_path(f"book/chapters/{name}").read_text(encoding="utf-8")
+        for tag in ("parameters", "injected-parameters"):
+            assert f"tag_{tag}" not in text, f"{name}: the {tag} cell is on the page"
+        code = [html.unescape(re.sub(r"<[^>]+>", "", block))
+                for block in re.findall(r"<pre[^>]*>(.*?)</pre>", text, flags=re.S)]
+        shown = [block for block in code if re.fullmatch(r'\s*profile\s*=\s*"\w+"\s*', block)]
+        assert not shown, f"{name}: shows {shown}"
+
+
+def papermill_time(notebook):
+    return datetime.datetime.fromisoformat(notebook["metadata"]["papermill"]["end_time"])
+
+
+def test_every_page_states_its_build_in_the_footer():
+    """Date, spikelib version, commit and profile; a chapter's as papermill recorded it."""
+    built()
+    chapters = executed_chapters()
+    profiles = {nb["metadata"]["papermill"]["parameters"]["profile"] for nb in chapters.values()}
+    latest = max(papermill_time(nb) for nb in chapters.values())
+    for path in html_pages():
+        if 'http-equiv="Refresh"' in path.read_text(encoding="utf-8")[:200]:
+            continue  # index.html: Jupyter Book's redirect to the root page, not a page
+        page = parse(path)
+        found = FOOTER.search(" ".join(page.text.split()))
+        assert found, f"{path.relative_to(HTML)}: no build line in the footer"
+        date, version, commits, shown = found.groups()
+        assert version == metadata.version("spikelib")
+        hashes = COMMIT.findall(commits)
+        assert hashes, f"{path.relative_to(HTML)}: no commit in {commits!r}"
+        for commit, _ in hashes:
+            git("cat-file", "-e", f"{commit}^{{commit}}")  # a commit of this repository
+        when = datetime.datetime.strptime(date, "%Y-%m-%d %H:%M").replace(
+            tzinfo=datetime.timezone.utc)
+        name = path.stem if path.parent == HTML / "book" / "chapters" else None
+        if name in chapters:
+            notebook = chapters[name]
+            assert shown == notebook["metadata"]["papermill"]["parameters"]["profile"]
+            executed = papermill_time(notebook)
+        else:
+            assert set(shown.split(", ")) == profiles, path.relative_to(HTML)
+            executed = latest
+        assert abs((when - executed).total_seconds()) < 120, (path.relative_to(HTML), date)
+
+
+def seconds_of(text):
+    days, hours, minutes, seconds = text
+    return (int(days or 0) * 24 + int(hours)) * 3600 + int(minutes) * 60 + int(seconds)
+
+
+def test_rerun_page_counts_the_training_time_of_the_runs():
+    """The training seconds of this build's profile, summed here from its results.json files."""
+    from spikelib.sections import plan
+    from spikelib.store import results_root
+    built()
+    profile = executed_chapters()["rerun"]["metadata"]["papermill"]["parameters"]["profile"]
+    total, finished = 0.0, 0
+    for run in plan(profile):
+        folder = results_root(profile) / "runs" / run.key
+        if (folder / "COMPLETE").exists():
+            results = json.loads((folder / "results.json").read_text())
+            total += results["train_seconds"]
+            history = results["history"] if results.get("resumed_from_epoch") else []
+            total += sum(r["train_seconds"] + r["evaluation_seconds"] for r in history
+                         if r["epoch"] <= results["resumed_from_epoch"])
+            finished += 1
+    assert finished, f"no finished run of profile {profile}"
+    page = parse(page_path("book/chapters/rerun"))
+    text = " ".join(page.text.split())
+    assert f"{finished} of {len(plan(profile))}" in text
+    shown = [seconds_of(match) for match in DURATION.findall(text)]
+    assert any(abs(value - total) <= 1 for value in shown), (
+        f"the rerun page shows no {total:.0f} s of training ({shown})")
+    for term in ("README row", "tables/*.csv", "noise 0, latency 1 and 32 hidden neurons",
+                 "results/<profile>/tables/"):
+        assert term in text, f"the rerun page does not explain {term!r}"
+    assert "rerun-terms" in page.ids
+
+
+def test_fidelity_chapter_renders_lists_captioned_tables_and_no_missing_values():
+    built()
+    path = page_path("book/chapters/09_fidelity")
+    source = path.read_text(encoding="utf-8")
+    page = parse(path)
+    text = " ".join(page.text.split())
+    items = [html.unescape(re.sub(r"<[^>]+>", "", item))
+             for item in re.findall(r"<li>(.*?)</li>", source, flags=re.S)]
+    assert sum("weight seed" in item for item in items) == 3, "the reference runs are no list"
+    conclusion = [item for item in items if "weight seed" not in item
+                  and re.match(r"\s*(MNIST|Fashion-MNIST), noise", item)]
+    assert len(conclusion) == 3, "the conclusion is no list"
+    assert not re.search(r"[.:]\s+- \S", text), "a Markdown list rendered as a paragraph"
+    assert not re.search(r"\b(nan|NaN|<NA>)\b", text), "a missing value is shown"
+    tables = re.findall(r"<table.*?</table>", source, flags=re.S)
+    assert len(tables) >= 4 and all("<caption" in table for table in tables)
+    with open(ROOT / "spikelib" / "cpp_reference_runs.csv") as handle:
+        header = "".join(line for line in handle if line.startswith("#"))
+    commit = re.search(r"commit ([0-9a-f]+)", header).group(1)
+    assert commit in text, f"the chapter does not name the reference's commit {commit}"
+    assert "Conclusion" in text

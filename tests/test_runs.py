@@ -11,7 +11,7 @@ from spikelib.config import paper_config
 from spikelib.experiment import health, prepare_data, train_and_test
 from spikelib.runs import TRAINING_CODE, Run, code_digest, unique
 from spikelib.store import MARKER, Store
-from spikelib.training import epochs_without_improvement
+from spikelib.stopping import epochs_without_improvement
 
 PACKAGE = Path(__file__).resolve().parent.parent / "spikelib"
 
@@ -47,17 +47,32 @@ def _package_copy(tmp_path):
 
 def test_code_digest_ignores_plotting_claims_and_sections(tmp_path):
     copy = _package_copy(tmp_path)
-    before = code_digest(copy)
+    before = {kind: code_digest(kind, copy) for kind in TRAINING_CODE}
     for name in ("plotting.py", "claims.py", "runner.py", "sections/__init__.py"):
         with open(copy / name, "a") as handle:
             handle.write("\n# a reworded caption\n")
     code_digest.cache_clear()
-    assert code_digest(copy) == before
-    with open(copy / "neuron.py", "a") as handle:
-        handle.write("\nCHANGED = 1\n")
+    assert {kind: code_digest(kind, copy) for kind in TRAINING_CODE} == before
+    assert {"neuron", "training", "config", "baselines", "stopping"} <= set(TRAINING_CODE["sae"])
+
+
+def test_each_model_keys_only_its_own_training_code(tmp_path):
+    copy = _package_copy(tmp_path)
+
+    def digests_after_changing(name):
+        with open(copy / name, "a") as handle:
+            handle.write("\nCHANGED = 1\n")
+        code_digest.cache_clear()
+        return {kind: code_digest(kind, copy) for kind in TRAINING_CODE}
+
+    before = {kind: code_digest(kind, copy) for kind in TRAINING_CODE}
+    conventional = digests_after_changing("conventional.py")
+    assert conventional["sae"] == before["sae"] and conventional["ann"] != before["ann"]
+    neuron = digests_after_changing("neuron.py")
+    assert neuron["sae"] != conventional["sae"] and neuron["ann"] == conventional["ann"]
+    stopping = digests_after_changing("stopping.py")
+    assert stopping["sae"] != neuron["sae"] and stopping["ann"] != neuron["ann"]
     code_digest.cache_clear()
-    assert code_digest(copy) != before
-    assert {"neuron", "training", "config", "baselines"} <= set(TRAINING_CODE)
 
 
 class _Model:

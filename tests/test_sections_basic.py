@@ -13,8 +13,8 @@ import pytest  # noqa: E402
 
 from spikelib.baselines import pca_error  # noqa: E402
 from spikelib.profiles import get_profile  # noqa: E402
-from spikelib.sections import (datasets, embedding_sizes, figures, latencies, model,  # noqa: E402
-                               noise)
+from spikelib.sections import (classification, datasets, embedding_sizes, figures,  # noqa: E402
+                               latencies, model, noise)
 
 CI = get_profile("ci")
 
@@ -125,6 +125,29 @@ def test_shared_pca_basis_matches_the_baseline_at_every_size():
                                    pca_error(train, test, test, n), rtol=1e-6)
     # with every component the training images themselves are reproduced
     assert embedding_sizes.pca_errors(axes, train, train, 60).max() < 1e-10
+
+
+def test_seed_spread_takes_the_stopping_time_out():
+    # seed 0 stopped after 2 epochs, seed 1 after 4; seed 2 is unhealthy and left out
+    table = pd.DataFrame({"dataset": "mnist", "seed": [0, 1, 2], "test_mse": [0.5, 0.2, 0.9],
+                          "epochs_run": [2, 4, 1], "health": ["ok", "ok", "dead"]})
+    curves = pd.DataFrame({"dataset": "mnist", "seed": [0, 0, 1, 1, 1, 1, 2],
+                           "epoch": [1, 2, 1, 2, 3, 4, 1],
+                           "test_mse": [0.8, 0.5, 0.7, 0.45, 0.3, 0.2, 0.9]})
+    [row] = datasets.seed_spread(CI, table, curves)
+    assert (row["n_seeds"], row["common_epoch"], row["max_epochs_run"]) == (2, 2, 4)
+    assert row["spread"] == pytest.approx(0.3)
+    assert row["common_spread"] == pytest.approx(0.05)
+    assert datasets.TABLES["datasets_seed_spread"].frame([row]).shape[0] == 1
+
+
+def test_classification_tables_say_whether_their_autoencoders_converged():
+    # the claims' caveats read `still_learning` and a run's identity from the main table
+    columns = classification.TABLES["classification"].columns
+    assert {"dataset", "noise", "latency", "n_hidden", "seed", "health",
+            "still_learning"} <= set(columns)
+    runs = classification.TABLES["classification_runs"].columns
+    assert {"model", "epochs_run", "still_learning", "health"} <= set(runs)
 
 
 def test_gradient_check_of_the_example_layer():

@@ -2,7 +2,9 @@
 
 import dataclasses
 import math
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from spikelib.profiles import get_profile
@@ -103,9 +105,10 @@ def fake_results(test_mse, health="ok", train_rate=1000.0, evaluation_seconds=4.
                     train_examples_per_second=train_rate * (k + 1),
                     evaluation_seconds=evaluation_seconds)
                for k, value in enumerate(test_mse)]
-    return dict(test_mse=test_mse[-1], best_epoch=len(test_mse), epochs_run=len(test_mse),
-                stop_reason="max_epochs", health=health, silent_hidden_share=0.0,
-                silent_output_share=0.0, history=history, worker="tcp://w1", threads=1)
+    return dict(test_mse=test_mse[-1], mean_image_mse=1.0, best_epoch=len(test_mse),
+                epochs_run=len(test_mse), stop_reason="max_epochs", health=health,
+                silent_hidden_share=0.0, silent_output_share=0.0, history=history,
+                worker="tcp://w1", threads=1)
 
 
 def reference_at(key, epoch, column="test_mse"):
@@ -180,3 +183,80 @@ def test_the_ci_tables_cover_only_the_trained_epoch():
     frame = fidelity.tables(CI, FakeResults(by_key))["fidelity"]
     assert list(frame["epoch"]) == [1, 1, 1]
     assert (frame["train_examples"] == CI.train_examples).all()
+
+
+def test_the_reference_source_is_the_one_its_runs_file_records():
+    path = Path(fidelity.__file__).resolve().parent.parent / fidelity.REFERENCE_FILE
+    header = [line for line in path.read_text().splitlines() if line.startswith("#")]
+    words = " ".join(header).replace("#", " ").replace(",", " ").replace(")", " ").split()
+    assert fidelity.reference_source() == {
+        "repository": "google/ihmehimmeli", "branch": words[words.index("branch") + 1],
+        "commit": words[words.index("commit") + 1]}
+    assert all(c in "0123456789abcdef" for c in fidelity.reference_source()["commit"])
+
+
+def gap_table(ratios, reference_runs=None, spikelib_mean=1.0, reference_min=None,
+              reference_max=None, key=README_ROW):
+    """A `fidelity` table of one grid row: epochs 1.., reference mean 1 / ratio."""
+    n = len(ratios)
+    frame = pd.DataFrame({
+        "dataset": key[0], "noise": key[1], "latency": key[2], "n_hidden": key[3],
+        "epoch": range(1, n + 1), "ratio": ratios,
+        "spikelib_mean": spikelib_mean,
+        "reference_mean": [spikelib_mean / r if r == r else 1.0 for r in ratios],
+        "reference_runs": reference_runs or [1] * n})
+    frame["reference_min"] = reference_min if reference_min is not None else frame[
+        "reference_mean"]
+    frame["reference_max"] = reference_max if reference_max is not None else frame[
+        "reference_mean"]
+    return frame
+
+
+def test_row_gaps_give_the_mean_gap_extremes_and_the_band():
+    # ratios 1.2, 0.9, 1.05 and a seedless epoch; the reference has 2 runs at epochs 1-2
+    frame = gap_table([1.2, 0.9, 1.05, float("nan")], reference_runs=[2, 2, 1, 1],
+                      reference_min=[0.5, 1.0, 1.0, 1.0], reference_max=[1.0, 1.2, 1.0, 1.0])
+    gaps = fidelity.row_gaps(frame).iloc[0]
+    assert gaps["epochs_compared"] == 3
+    assert gaps["mean_gap"] == pytest.approx((0.2 + 0.1 + 0.05) / 3)
+    assert (gaps["max_ratio"], gaps["max_ratio_epoch"]) == (pytest.approx(1.2), 1)
+    assert (gaps["min_ratio"], gaps["min_ratio_epoch"]) == (pytest.approx(0.9), 2)
+    # spikelib's mean 1.0 lies in [0.5, 1.0] at epoch 1 and in [1.0, 1.2] at epoch 2
+    assert (gaps["band_epochs"], gaps["within_band"]) == (2, 2)
+    mean1, mean2 = 1.0 / 1.2, 1.0 / 0.9
+    assert gaps["reference_spread"] == pytest.approx((0.5 / mean1 + 0.2 / mean2) / 2)
+
+
+def test_row_gaps_of_a_row_without_a_healthy_seed():
+    gaps = fidelity.row_gaps(gap_table([float("nan")] * 2)).iloc[0]
+    assert gaps["epochs_compared"] == 0 and math.isnan(gaps["mean_gap"])
+    assert pd.isna(gaps["max_ratio_epoch"]) and pd.isna(gaps["min_ratio_epoch"])
+    assert "no healthy spikelib seed" in fidelity.conclusion(FULL, gap_table([float("nan")]))
+
+
+def test_the_window_gap_of_the_latency_16_row():
+    ratios = [1.0] * 6 + [1.3, 1.5, 1.2, 1.1, 1.1, 1.1] + [1.02] * 8
+    window = fidelity.window_gap(gap_table(ratios, key=SMALL_ROW))
+    assert window["epochs"] == list(range(7, 13))
+    assert (window["min_ratio"], window["max_ratio"]) == (pytest.approx(1.1), pytest.approx(1.5))
+    assert window["max_ratio_epoch"] == 8
+    assert window["mean_gap"] == pytest.approx((0.3 + 0.5 + 0.2 + 0.1 * 3) / 6)
+    assert window["rest_epochs"] == 14
+    assert window["rest_gap"] == pytest.approx(8 * 0.02 / 14)
+    assert fidelity.window_gap(gap_table([1.0, 1.1], key=SMALL_ROW)) is None
+
+
+def test_the_conclusion_is_computed_from_the_table():
+    ratios = [1.0] * 6 + [1.3, 1.5, 1.2, 1.1, 1.1, 1.1] + [1.02] * 8
+    frame = pd.concat([gap_table([1.1, 0.95]), gap_table(ratios, key=SMALL_ROW)])
+    text = fidelity.conclusion(FULL, frame)
+    assert "not comparable" not in text
+    assert text.count("\n- ") + text.startswith("- ") == 2
+    assert "from 0.950 (epoch 2) to 1.100 (epoch 1)" in text
+    assert "At epochs 7–12" in text and "1.100–1.500" in text and "epoch 8" in text
+    assert f"{(0.3 + 0.5 + 0.2 + 0.3) / 6:.1%}" in text
+    assert "farthest is MNIST (0, 16, 8) at epoch 8, ratio 1.500" in text
+    assert "nan" not in text.lower()
+    smoke = fidelity.conclusion(CI, gap_table([1.1]))
+    assert smoke.startswith("*The 'ci' budget") and "not comparable" in smoke
+    assert "nan" not in smoke.lower()

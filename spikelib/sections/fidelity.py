@@ -12,13 +12,20 @@ their training and evaluation throughput beside the reference's.
 Under a profile with a reduced split (the `ci` smoke profile) the same
 tables are made from that profile's examples and at most `SMOKE_EPOCHS`
 epochs: a check that the section runs, not a fidelity measurement.
+
+`row_gaps` and `conclusion` turn the per-epoch table into the chapter's
+conclusion: per grid row the mean relative gap, the largest and smallest
+ratio and where, and whether spikelib lies within the reference's own spread.
 """
 
 import functools
+import math
+import re
 import statistics
 import typing
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 from spikelib.runs import Run
@@ -40,6 +47,11 @@ REFERENCE_TRAIN_PER_SECOND = {("mnist", 0.0, 1.0, 32): (660.0, 1450.0),
                               ("mnist", 0.0, 16.0, 8): (2250.0, 2500.0)}
 REFERENCE_EVALUATION_PER_SECOND = {("mnist", 0.0, 1.0, 32): (1500.0, 1800.0),
                                    ("mnist", 0.0, 16.0, 8): (9500.0, 9500.0)}  # "about 9500"
+# The (noise 0, latency 16, 8 hidden) row: the reference's error falls from
+# 0.063 to 0.037 over epochs 5-12, later than at the other rows; the
+# conclusion states the gap over the epochs of that descent's end, 7-12.
+SMALL_ROW = ("mnist", 0.0, 16.0, 8)
+GAP_EPOCHS = (7, 12)
 NAN = float("nan")
 NOT_MEASURED = (NAN, NAN)
 ROW = {"dataset": "str", "noise": "float", "latency": "float", "n_hidden": "int"}
@@ -79,6 +91,25 @@ class GridRow(typing.NamedTuple):
 
     def key(self):
         return (self.dataset, self.noise, self.latency, self.n_hidden)
+
+
+@functools.cache
+def _reference_header():
+    with resources.files("spikelib").joinpath(REFERENCE_FILE).open() as handle:
+        return " ".join(line.lstrip("#").strip() for line in handle if line.startswith("#"))
+
+
+def reference_source():
+    """The reference code the runs were made with, as the runs' file records it.
+
+    {"repository", "branch", "commit"} from the comment lines of
+    `cpp_reference_runs.csv`; a value the file does not record is None.
+    """
+    header = _reference_header()
+    found = {"repository": re.search(r"\b([\w.-]+/[\w.-]+), branch\b", header),
+             "branch": re.search(r"\bbranch ([\w./-]+)", header),
+             "commit": re.search(r"\bcommit ([0-9a-f]{7,40})\b", header)}
+    return {key: match.group(1) if match else None for key, match in found.items()}
 
 
 @functools.cache
@@ -245,3 +276,156 @@ def tables(profile, results):
     return {"fidelity": TABLES["fidelity"].frame(fidelity), "fidelity_runs": run_table,
             "fidelity_curves": curves,
             "fidelity_throughput": TABLES["fidelity_throughput"].frame(throughput)}
+
+
+def row_label(key, short=False):
+    """A grid row as text: 'MNIST, noise 0, latency 1, 32 hidden' or 'MNIST (0, 1, 32)'."""
+    from spikelib.sections.figures import dataset_name
+    dataset, noise, latency, n_hidden = key
+    if short:
+        return f"{dataset_name(dataset)} ({noise:g}, {latency:g}, {n_hidden})"
+    return (f"{dataset_name(dataset)}, noise {noise:g}, latency {latency:g}, "
+            f"{n_hidden} hidden")
+
+
+# Columns of `row_gaps` and their pandas dtypes ("Int64": an epoch, missing without one).
+GAPS = {"dataset": "object", "noise": "float64", "latency": "float64", "n_hidden": "int64",
+        "epochs_compared": "int64", "mean_gap": "float64", "max_ratio": "float64",
+        "max_ratio_epoch": "Int64", "min_ratio": "float64", "min_ratio_epoch": "Int64",
+        "band_epochs": "int64", "within_band": "int64", "reference_spread": "float64"}
+
+
+def row_gaps(table):
+    """Per grid row of a `fidelity` table: how far spikelib's mean is from the reference's.
+
+    Over the epochs with a ratio (a healthy spikelib seed): their number, the
+    mean absolute value of ratio - 1, the largest and smallest ratio and their
+    epochs (NaN and <NA> when there is none); over the epochs where the
+    reference has at least two runs (`band_epochs`): at how many spikelib's
+    mean lies within their min-max band, and their mean spread
+    (max - min) / mean, the scale on which a gap is to be read (NaN without
+    such epochs).
+    """
+    rows = []
+    for key, part in table.groupby(list(ROW), sort=False):
+        part = part[np.isfinite(part["ratio"])]
+        band = part[part["reference_runs"] >= 2]
+        inside = band["spikelib_mean"].between(band["reference_min"], band["reference_max"])
+        spread = (band["reference_max"] - band["reference_min"]) / band["reference_mean"]
+        highest = part.loc[part["ratio"].idxmax()] if len(part) else None
+        lowest = part.loc[part["ratio"].idxmin()] if len(part) else None
+        rows.append(dict(
+            zip(ROW, key), epochs_compared=len(part),
+            mean_gap=float((part["ratio"] - 1).abs().mean()) if len(part) else NAN,
+            max_ratio=NAN if highest is None else float(highest["ratio"]),
+            max_ratio_epoch=pd.NA if highest is None else int(highest["epoch"]),
+            min_ratio=NAN if lowest is None else float(lowest["ratio"]),
+            min_ratio_epoch=pd.NA if lowest is None else int(lowest["epoch"]),
+            band_epochs=len(band), within_band=int(inside.sum()),
+            reference_spread=float(spread.mean()) if len(band) else NAN))
+    return pd.DataFrame(rows, columns=list(GAPS)).astype(GAPS)
+
+
+def window_gap(table, key=SMALL_ROW, epochs=GAP_EPOCHS):
+    """spikelib against the reference on grid row `key` inside and outside `epochs` (first, last).
+
+    None when no epoch of the window has a ratio; else the window's epochs,
+    the smallest and largest ratio there (and the epoch of the largest), the
+    mean absolute value of ratio - 1 there, and the same mean over the row's
+    other epochs (NaN when there are none).
+    """
+    part = of_row(table, key)
+    part = part[np.isfinite(part["ratio"])]
+    inside = part["epoch"].between(*epochs)
+    window, rest = part[inside], part[~inside]
+    if window.empty:
+        return None
+    return dict(epochs=[int(e) for e in window["epoch"]],
+                min_ratio=float(window["ratio"].min()), max_ratio=float(window["ratio"].max()),
+                max_ratio_epoch=int(window.loc[window["ratio"].idxmax(), "epoch"]),
+                mean_gap=float((window["ratio"] - 1).abs().mean()),
+                rest_epochs=len(rest),
+                rest_gap=float((rest["ratio"] - 1).abs().mean()) if len(rest) else NAN)
+
+
+def _row_sentence(gap):
+    key = tuple(gap[c] for c in ROW)
+    name = f"**{row_label(key)}**"
+    if gap["epochs_compared"] == 0:
+        return f"{name}: no healthy spikelib seed, nothing to compare."
+    epochs = _plural(gap["epochs_compared"], "epoch")
+    if gap["epochs_compared"] == 1:
+        ratios = f"a ratio of {gap['max_ratio']:.3f} (epoch {gap['max_ratio_epoch']})"
+    else:
+        ratios = (f"a ratio from {gap['min_ratio']:.3f} (epoch {gap['min_ratio_epoch']}) "
+                  f"to {gap['max_ratio']:.3f} (epoch {gap['max_ratio_epoch']})")
+    text = (f"{name} ({epochs} compared): spikelib's mean test error is on average "
+            f"{gap['mean_gap']:.1%} from the reference's, with {ratios}.")
+    if gap["band_epochs"]:
+        text += (f" Where the reference has two or more runs "
+                 f"({_plural(gap['band_epochs'], 'epoch')}), spikelib lies within their "
+                 f"min–max band at {gap['within_band']}; their spread averages "
+                 f"{gap['reference_spread']:.1%} of their mean.")
+    else:
+        text += " The reference has a single run at each of these epochs: no band to read it on."
+    return text
+
+
+def _window_sentence(table, profile):
+    name = row_label(SMALL_ROW)
+    first, last = GAP_EPOCHS
+    window = window_gap(table)
+    if window is None:
+        trained = of_row(table, SMALL_ROW)["epoch"]
+        if trained.empty:
+            return ""
+        return (f"The {profile.name!r} budget compares {name} up to epoch "
+                f"{int(trained.max())}, so not at epochs {first}–{last}, where the "
+                "reference's error ends its late descent.")
+    shown = window["epochs"]
+    span = f"{shown[0]}–{shown[-1]}" if len(shown) > 1 else f"{shown[0]}"
+    text = (f"At epochs {span} of {name}, where the reference's error ends its late "
+            f"descent, spikelib's mean is {window['min_ratio']:.3f}–{window['max_ratio']:.3f} "
+            f"times the reference's (largest at epoch {window['max_ratio_epoch']}), a mean "
+            f"gap of {window['mean_gap']:.1%}")
+    if window["rest_epochs"]:
+        compared = "larger than" if window["mean_gap"] > window["rest_gap"] else "at most"
+        text += (f", {compared} the {window['rest_gap']:.1%} over its other "
+                 f"{_plural(window['rest_epochs'], 'epoch')}")
+    return text + "."
+
+
+def conclusion(profile, table):
+    """The chapter's conclusion, computed from its `fidelity` table: Markdown paragraphs.
+
+    One list item per grid row (`row_gaps`), a sentence on epochs `GAP_EPOCHS`
+    of the latency-16 row (`window_gap`), and the whole comparison in one
+    sentence; under a reduced split, first the warning that the errors are not
+    comparable with the reference's.
+    """
+    gaps = row_gaps(table)
+    parts = []
+    if not full_split(profile):
+        parts.append(f"*The '{profile.name}' budget trains spikelib on "
+                     f"{profile.train_examples:,} images, the reference was trained on "
+                     "54,000: their errors are not comparable, and what follows shows that "
+                     "the comparison runs, not how close spikelib comes.*")
+    parts.append("\n".join(f"- {_row_sentence(gap)}" for gap in gaps.to_dict("records")))
+    window = _window_sentence(table, profile)
+    if window:
+        parts.append(window)
+    finite = table[np.isfinite(table["ratio"])]
+    if len(finite):
+        worst = finite.loc[(finite["ratio"] - 1).abs().idxmax()]
+        key = tuple(worst[c] for c in ROW)
+        text = (f"Over all {len(finite)} compared epochs, spikelib's mean test error is on "
+                f"average {float((finite['ratio'] - 1).abs().mean()):.1%} from the "
+                f"reference's; the farthest is {row_label(key, short=True)} at epoch "
+                f"{int(worst['epoch'])}, ratio {worst['ratio']:.3f}.")
+        band_epochs = int(gaps["band_epochs"].sum())
+        if band_epochs:
+            text += (f" Where the reference has two or more runs "
+                     f"({_plural(band_epochs, 'epoch')}), spikelib lies within their min–max "
+                     f"band at {int(gaps['within_band'].sum())}.")
+        parts.append(text)
+    return "\n\n".join(parts)

@@ -85,3 +85,41 @@ def learning_curves(curves, runs, hue, hue_label, references=None, log=False):
                bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.86 if len(handles) <= 4 else 0.8))
     return fig
+
+
+def summary_figure(comparison):
+    """Test MSE per embedding size of the spiking AE, conventional AE, PCA and the mean image.
+
+    `comparison` is the comparison section's run table.  Means over the
+    healthy seeds; a hollow marker is a mean that includes a run still
+    learning at its epoch cap.
+    """
+    datasets = list(dict.fromkeys(comparison["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(WIDE, 3.4), squeeze=False)
+    styles = {"sae": ("spiking AE", "C0", "o"), "ann": ("conventional AE", "C1", "s")}
+    for ax, dataset in zip(axes[0], datasets):
+        part = comparison[(comparison["dataset"] == dataset) & (comparison["health"] == "ok")]
+        for model, (label, colour, marker) in styles.items():
+            rows = part[part["model"] == model].groupby("n_hidden").agg(
+                test_mse=("test_mse", "mean"), still_learning=("still_learning", "any"))
+            ax.plot(rows.index, rows["test_mse"], color=colour, label=label)
+            for n_hidden, row in rows.iterrows():
+                ax.plot([n_hidden], [row.test_mse], marker=marker, color=colour,
+                        markerfacecolor="white" if row.still_learning else colour)
+        pca = comparison[comparison["dataset"] == dataset].groupby("n_hidden")["pca_mse"].mean()
+        ax.plot(pca.index, pca.to_numpy(), color="0.35", linestyle="-.", label="PCA, same size")
+        ax.axhline(comparison.loc[comparison["dataset"] == dataset, "mean_image_mse"].mean(),
+                   color="0.4", linestyle=":", label="mean image")
+        sizes = sorted(comparison["n_hidden"].unique())
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.minorticks_off()
+        ax.set_yscale("log")
+        ax.set_title(dataset_name(dataset))
+        ax.set_xlabel("hidden neurons (embedding size)")
+    axes[0, 0].set_ylabel("test MSE (log scale)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False,
+               fontsize=9, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig

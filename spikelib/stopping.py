@@ -1,0 +1,22 @@
+"""When training stops: one rule for the spiking and the conventional autoencoder.
+
+Training stops once the validation error has not improved on its best by a
+relative `min_delta` for `patience` epochs, epochs still on the mean-image
+plateau not counted, or at the epoch cap (`config.Budget`).  Whether a run
+stopped by the cap was still learning is judged by `spikelib.convergence`.
+"""
+
+
+def epochs_without_improvement(validation, best_error, since_improvement, min_delta,
+                               plateau=None):
+    """The count of epochs without improvement after an epoch with error `validation`.
+
+    It restarts at 0 when `validation` beats `best_error` by the relative
+    `min_delta`, or while the run is still on the plateau (`validation` at
+    least `plateau`, an error; None: no plateau rule).
+    """
+    if validation < best_error * (1.0 - min_delta):
+        return 0
+    if plateau is not None and validation >= plateau:
+        return 0
+    return since_improvement + 1

@@ -1,0 +1,52 @@
+"""The "still learning" rule, on measured curves and hand-made edge cases."""
+
+from spikelib.convergence import still_learning
+
+# Validation MSE per epoch measured on MNIST (seed 0, full split): the (0, 16, 32)
+# row, still falling steeply at its 14-epoch cap, and the README row, flat at 10.
+FALLING = [0.0960, 0.0685, 0.0644, 0.0642, 0.0645, 0.0640, 0.0640, 0.0640, 0.0617, 0.0552,
+           0.0384, 0.0318, 0.0272, 0.0238]
+FLAT = [0.0209, 0.0138, 0.0131, 0.0123, 0.0121, 0.0118, 0.0117, 0.0116, 0.0115, 0.0115]
+
+
+def test_a_run_stopped_by_its_learning_curve_is_never_still_learning():
+    assert not still_learning(FALLING, "patience", patience=2, min_delta=0.02)
+
+
+def test_a_run_falling_at_its_cap_is_still_learning():
+    assert still_learning(FALLING, "max_epochs", patience=2, min_delta=0.02)
+
+
+def test_a_run_flat_at_its_cap_is_not_still_learning():
+    # Last two epochs 0.0115, 0.0115 against the best before, 0.0116: 0.9 % < 2 %.
+    assert not still_learning(FLAT, "max_epochs", patience=2, min_delta=0.02)
+    # ... but a finer rule (0.5 % over 2 epochs) sees it still improving.
+    assert still_learning(FLAT, "max_epochs", patience=2, min_delta=0.005)
+
+
+def test_a_run_on_the_plateau_at_its_cap_is_still_learning():
+    flat_on_plateau = [0.1136, 0.0665, 0.0645, 0.0645, 0.0646, 0.0641, 0.0641, 0.0641]
+    assert not still_learning(flat_on_plateau, "max_epochs", patience=2, min_delta=0.02)
+    assert still_learning(flat_on_plateau, "max_epochs", patience=2, min_delta=0.02,
+                          on_plateau=[False] + [True] * 7)
+
+
+def test_a_budget_without_patience_is_judged_by_the_default_rule():
+    assert still_learning([0.05], "max_epochs")  # one epoch: nothing says it has flattened
+    assert still_learning([0.05, 0.04], "max_epochs")
+    assert not still_learning([0.05, 0.049, 0.049], "max_epochs")
+
+
+def test_a_run_at_the_mean_image_error_is_off_target():
+    from spikelib.sections.common import OFF_TARGET_SHARE, run_health
+    mean_image = 0.0639
+
+    def health(test_mse, found="ok"):
+        return run_health(dict(health=found, test_mse=test_mse, mean_image_mse=mean_image))
+
+    # The book's latency-16 ablation: equal to the mean image to three digits.
+    assert health(0.0639) == "off_target"
+    assert health(mean_image * OFF_TARGET_SHARE * 1.001) == "off_target"
+    assert health(mean_image * OFF_TARGET_SHARE * 0.999) == "ok"
+    assert health(0.0213) == "ok"
+    assert health(0.0213, found="dead") == "dead"
