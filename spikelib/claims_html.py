@@ -64,7 +64,8 @@ def caveats(check):
 
 
 def claims_table(checks, prefix=""):
-    """Every claim as one row: claim and chapter, criterion and why, figures, verdict and caveats."""
+    """Every claim as a row (claim and chapter, criterion and why, figures, verdict), its caveats
+    in a full-width row below."""
     rows = []
     for check in checks:
         cells = [
@@ -73,10 +74,12 @@ def claims_table(checks, prefix=""):
             ("Criterion", f"{text(check.criterion)}"
                           f'<p class="claim-note">Why: {text(REASONS.get(check.id, ""))}</p>'),
             ("Measured", figures_table(check.figures)),
-            ("Verdict", status_badge(check) + caveats(check)),
+            ("Verdict", status_badge(check)),
         ]
         rows.append("<tr>" + "".join(f'<td data-label="{name}">{body}</td>'
                                      for name, body in cells) + "</tr>")
+        if check.caveats:
+            rows.append(f'<tr class="claim-caveat-row"><td colspan="4">{caveats(check)}</td></tr>')
     head = "".join(f"<th>{name}</th>" for name in ("Claim", "Criterion", "Measured", "Verdict"))
     return (f'<div class="claims-wrap"><table class="claims-table"><thead><tr>{head}</tr>'
             f'</thead><tbody>{"".join(rows)}</tbody></table></div>')

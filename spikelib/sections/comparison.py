@@ -83,6 +83,13 @@ def tables(profile, results):
             "comparison_curves": TABLES["comparison_curves"].frame(curves)}
 
 
+def _mean_sd(values):
+    """'0.0123 ± 0.0004' over seeds ('–' for none, the mean alone for one)."""
+    if not len(values):
+        return "–"
+    return f"{values.mean():.4f}" + (f" ± {values.std():.4f}" if len(values) > 1 else "")
+
+
 SUMMARY_COLUMNS = ["dataset", "n_hidden", "SAE", "ANN AE", "PCA", "SAE / ANN AE", "ANN AE / PCA",
                    "SAE epochs", "ANN AE epochs", "still learning"]
 
@@ -97,8 +104,7 @@ def summary(table):
         pca = float(part["pca_mse"].mean())
         rows.append({
             "dataset": dataset, "n_hidden": int(n_hidden),
-            "SAE": f"{sae.mean():.4f} ± {sae.std():.4f}" if len(sae) > 1 else f"{sae.mean():.4f}",
-            "ANN AE": f"{ann.mean():.4f} ± {ann.std():.4f}" if len(ann) > 1 else f"{ann.mean():.4f}",
+            "SAE": _mean_sd(sae), "ANN AE": _mean_sd(ann),
             "PCA": pca, "SAE / ANN AE": sae.mean() / ann.mean(), "ANN AE / PCA": ann.mean() / pca,
             "SAE epochs": ", ".join(str(e) for e in by_model["sae"]["epochs_run"]),
             "ANN AE epochs": ", ".join(str(e) for e in by_model["ann"]["epochs_run"]),
