@@ -6,7 +6,7 @@ criterion, the measured figures and a status.  A claim gets a verdict,
 "pass" or "fail", only under a profile meant to show it
 (`Profile.shows_claims`); elsewhere the figures are reported with
 "no verdict at this budget", whichever way they point.  A verdict that
-rests on runs still learning at their epoch cap (`spikelib.convergence`)
+rests on runs still learning when they stopped (`spikelib.convergence`)
 keeps its status and carries a caveat naming them: their errors are upper
 bounds, so the reader sees which figures could still move.  The thresholds
 that make "far below", "close to" and "similar" measurable are the named
@@ -246,7 +246,7 @@ def describe_runs(table):
 
 
 def still_learning_runs(table):
-    """The runs of `table` still learning at their cap, described (seeds grouped)."""
+    """The runs of `table` still learning when they stopped, described (seeds grouped)."""
     return describe_runs(table[table["still_learning"].astype(bool)])
 
 
@@ -259,7 +259,7 @@ def caveats(claim_id, profile):
     found = still_learning_runs(table)
     notes = []
     if found:
-        notes.append("It rests on runs still learning at their epoch cap (their errors are "
+        notes.append("It rests on runs still learning when they stopped (their errors are "
                      f"upper bounds): {'; '.join(found)}.")
     if claim_id == "C7" and "still_learning_nonnegative" in table:
         ablations = table[table["still_learning_nonnegative"].astype(bool)]

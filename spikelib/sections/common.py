@@ -28,7 +28,7 @@ def identity(run):
 
 
 def run_still_learning(run, results):
-    """Whether a finished spiking run stopped at its cap while still learning (`stopping`)."""
+    """Whether a finished spiking run was still learning when it stopped (`convergence`)."""
     budget, history = run.config.budget, results["history"]
     return still_learning([record["validation_mse"] for record in history],
                           results["stop_reason"], budget.patience, budget.min_delta,

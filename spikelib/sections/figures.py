@@ -92,7 +92,7 @@ def summary_figure(comparison):
 
     `comparison` is the comparison section's run table.  Means over the
     healthy seeds; a hollow marker is a mean that includes a run still
-    learning at its epoch cap.
+    learning when it stopped.
     """
     datasets = list(dict.fromkeys(comparison["dataset"]))
     fig, axes = plt.subplots(1, len(datasets), figsize=(WIDE, 3.4), squeeze=False)

@@ -1,7 +1,7 @@
 """What a chapter says about its runs, in one wording for every chapter.
 
 Reader names for table columns, captioned tables, the list of runs that are
-unhealthy (left out) or still learning at their epoch cap (kept, with the
+unhealthy (left out) or still learning when they stopped (kept, with the
 caveat: see `spikelib.convergence`), the coverage of a sweep under a
 profile, and a claim's verdict with its caveats.
 """
@@ -32,7 +32,7 @@ READER_NAMES = {
 LEVELS = ("noise", "latency", "n_hidden", "seed", "epoch", "best_epoch", "epochs_run")
 # Values a reader sees instead of internal keys.
 READER_VALUES = {
-    "stop_reason": {"patience": "its learning curve", "max_epochs": "the epoch cap"},
+    "stop_reason": {"patience": "the stopping rule", "max_epochs": "the epoch cap"},
     "health": {"ok": "ok", "dead": "dead", "input_blind": "input-blind",
                "off_target": "off-target"},
     "model": {"sae": "spiking AE", "ann": "conventional AE"},
@@ -48,10 +48,11 @@ HEALTH_MEANING = (
     "hollow grey circles and left out of the figures' mean lines; the claims' means count "
     "every run.")
 STILL_LEARNING_MEANING = (
-    "A run is *still learning* when it stopped at its epoch cap although its validation "
-    "error was still falling (by at least the stopping rule's gain over its last epochs) or "
-    "it had not yet left the mean-image plateau; its error is an upper bound on what its "
-    "row reaches.")
+    "A run is *still learning* when its validation error had still fallen by at least the "
+    "stopping rule's gain over its last epochs when it stopped (at its epoch cap, or by "
+    "the rule, which compares each epoch with the best so far and so stops a curve that "
+    "falls steadily but slowly), or when it reached its cap still on the mean-image "
+    "plateau; its error is an upper bound on what its row reaches.")
 
 
 def list_words(values, fmt="{:g}"):
@@ -107,8 +108,8 @@ def run_status(table, describe):
     unhealthy = table[table["health"] != "ok"]
     learning = table[table["still_learning"].astype(bool) & (table["health"] == "ok")]
     if unhealthy.empty and learning.empty:
-        return (f"All {len(table)} runs are healthy, and none was still learning at its "
-                "epoch cap.")
+        return (f"All {len(table)} runs are healthy, and none was still learning when it "
+                "stopped.")
     parts = []
     if len(unhealthy):
         parts.append(f"{len(unhealthy)} of {len(table)} runs are unhealthy (left out of the "
@@ -116,8 +117,8 @@ def run_status(table, describe):
                      + ", ".join(f"{describe(r)} ({READER_VALUES['health'].get(r.health, r.health)})"
                                  for r in unhealthy.itertuples()) + ".")
     if len(learning):
-        parts.append(f"{len(learning)} of {len(table)} runs were still learning at their "
-                     "epoch cap, so their errors are upper bounds: "
+        parts.append(f"{len(learning)} of {len(table)} runs were still learning when they "
+                     "stopped, so their errors are upper bounds: "
                      + ", ".join(f"{describe(r)} ({r.epochs_run} epoch"
                                  f"{'s' if r.epochs_run != 1 else ''})"
                                  for r in learning.itertuples()) + ".")
