@@ -3,7 +3,7 @@
 import numpy as np
 
 from spikelib.config import paper_config
-from spikelib.conventional import StopWhenStalled, train_conventional
+from spikelib.conventional import StopWhenFlat, train_conventional
 from spikelib.experiment import prepare_data
 from spikelib.profiles import get_profile
 from spikelib.sections import comparison, inhibition
@@ -22,7 +22,7 @@ class _Model:
 
 
 def _stopped_after(curve, patience, min_delta):
-    callback = StopWhenStalled(patience, min_delta)
+    callback = StopWhenFlat(patience, min_delta)
     callback.set_model(_Model())
     for epoch, error in enumerate(curve):
         callback.on_epoch_end(epoch, {"val_loss": error})
@@ -31,13 +31,26 @@ def _stopped_after(curve, patience, min_delta):
     return None
 
 
-def test_it_stops_by_the_spiking_runs_relative_rule():
-    # Gains of 10 %, then 1 %, 1 %, 1 %: a 2 % rule with patience 2 stops at epoch 4,
-    # a 0.5 % rule never does.
-    curve = [0.10, 0.09, 0.0891, 0.0882, 0.0873]
+def _falling(start, gain, epochs):
+    return [start * (1.0 - gain) ** epoch for epoch in range(epochs)]
+
+
+def test_it_stops_once_its_last_epochs_together_gained_less_than_the_margin():
+    # A 10 % gain, then 0.9 % per epoch: two epochs together gain 1.8 %, under a
+    # 2 % margin (stop at epoch 4, the first judged on two such epochs) and over 0.5 %.
+    curve = [0.10] + _falling(0.09, 0.009, 6)
     assert _stopped_after(curve, patience=2, min_delta=0.02) == 4
     assert _stopped_after(curve, patience=2, min_delta=0.005) is None
     assert _stopped_after(curve, patience=None, min_delta=0.0) is None
+
+
+def test_a_slow_steady_decline_is_not_stopped():
+    # 0.4 % per epoch: each epoch is under a 0.5 % margin on the best (the spiking
+    # autoencoder's per-epoch rule would stop it after 5), five together are not.
+    assert _stopped_after(_falling(0.05, 0.004, 30), patience=5, min_delta=0.005) is None
+    flattening = _falling(0.05, 0.004, 10) + [0.05 * 0.996 ** 9 * (1 - 0.0005 * k)
+                                             for k in range(1, 10)]
+    assert _stopped_after(flattening, patience=5, min_delta=0.005) == 15
 
 
 def test_training_stops_early_and_keeps_the_best_validation_weights():
