@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test verify sweep bench profile train-readme clean kernel runs reproduce book
+.PHONY: help setup data test verify sweep bench profile candidates train-readme clean kernel runs reproduce book
 
 help:  ## List the targets
 	@echo "spikelib make targets:"
@@ -21,6 +21,7 @@ help:  ## List the targets
 	@echo "  sweep         train every tuned row x both data sets briefly: no NaN/Inf (slow tests)"
 	@echo "  bench         run benchmarks/bench.py"
 	@echo "  profile       time per compiled op of a training step and of evaluation"
+	@echo "  candidates    where the spiking neurons' accepted candidate lies: what an early exit saves"
 	@echo "  train-readme  train the README example (MNIST, 32 hidden, 3 epochs)"
 	@echo "  clean         remove $(VENV) and build artefacts (keeps the data cache)"
 	@echo "  kernel        register the Jupyter kernel 'spikelib' in $(VENV)"
@@ -78,6 +79,9 @@ bench: setup data
 
 profile: setup data
 	$(PY) benchmarks/profile_step.py
+
+candidates: setup data
+	$(PY) benchmarks/candidates.py
 
 train-readme: setup data
 	$(PY) -m spikelib train --dataset mnist --noise 0 --latency 1 --hidden 32 --epochs 3

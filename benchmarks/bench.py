@@ -1,8 +1,9 @@
 """Training and evaluation speed of the spiking autoencoder vs a conventional one.
 
-For three tuned rows (noise, latency, n_hidden) -- the README row
-(0, 1, 32), (0, 16, 8) and (0.8, 4, 8), each with its own batch size from
-the paper grid -- this measures, in one process:
+For four tuned rows (data set, noise, latency, n_hidden) -- the README
+row MNIST (0, 1, 32), MNIST (0, 16, 8) and (0.8, 4, 8), Fashion-MNIST
+(0, 1, 32), each with its own batch size from the paper grid -- this
+measures, in one process on one core (`--threads`):
 
 - SAE train ex/s: the second `Trainer.train_epoch` over TRAIN_EXAMPLES
   MNIST examples (the first one compiles: the compiled shapes depend on
@@ -18,7 +19,7 @@ prints a table and writes it to results/bench/bench.{csv,json} with the
 package versions.  It is a measurement, not a test: other jobs on the
 machine move the numbers, so compare ratios within one run.
 
-Usage: `make bench` or `python benchmarks/bench.py [--train N] [--eval N]`.
+Usage: `make bench` or `python benchmarks/bench.py [--train N] [--eval N] [--threads N]`.
 """
 
 import argparse
@@ -40,9 +41,11 @@ from spikelib.config import paper_config  # noqa: E402
 from spikelib.encoding import as_values  # noqa: E402
 from spikelib.events import to_events  # noqa: E402
 from spikelib.experiment import package_versions, prepare_data  # noqa: E402
+from spikelib.runner import configure_threads  # noqa: E402
 from spikelib.training import Trainer, evaluate  # noqa: E402
 
-ROWS = ((0.0, 1, 32), (0.0, 16, 8), (0.8, 4, 8))
+ROWS = (("mnist", 0.0, 1, 32), ("mnist", 0.0, 16, 8), ("mnist", 0.8, 4, 8),
+        ("fashion_mnist", 0.0, 1, 32))
 TRAIN_EXAMPLES = 4000
 EVAL_EXAMPLES = 10000
 WARMUP_EXAMPLES = 1000
@@ -93,14 +96,15 @@ def conventional_rates(config, data, n_train, n_eval):
 
 def benchmark(n_train, n_eval):
     rows = []
-    for noise, latency, n_hidden in ROWS:
-        config = paper_config(noise, latency, n_hidden,
+    for dataset, noise, latency, n_hidden in ROWS:
+        config = paper_config(noise, latency, n_hidden, dataset=dataset,
                               train_examples=WARMUP_EXAMPLES + n_train,
                               validation_examples=1, test_examples=n_eval)
         data = prepare_data(config)
         sae_train, sae_eval, sort = spiking_rates(config, data, n_train, n_eval)
         ann_train, ann_eval = conventional_rates(config, data, n_train, n_eval)
-        rows.append(dict(row=f"({noise:g}, {latency}, {n_hidden})",
+        name = "F-MNIST" if dataset == "fashion_mnist" else "MNIST"
+        rows.append(dict(row=f"{name} ({noise:g}, {latency}, {n_hidden})",
                          batch=config.optimizer.batch_size,
                          sae_train=sae_train, sae_eval=sae_eval, sort=sort,
                          ann_train=ann_train, ann_eval=ann_eval,
@@ -109,12 +113,12 @@ def benchmark(n_train, n_eval):
     return rows
 
 
-HEADER = ("row (noise, L, hidden)", "batch", "SAE train ex/s", "SAE eval ex/s", "sort ex/s",
+HEADER = ("row (noise, L, hidden)    ", "batch", "SAE train ex/s", "SAE eval ex/s", "sort ex/s",
           "ANN train ex/s", "ANN eval ex/s", "SAE/ANN train", "SAE/ANN eval")
 
 
 def _print_row(row):
-    print(f"{row['row']:<22} {row['batch']:>5} {row['sae_train']:>14.0f} {row['sae_eval']:>13.0f}"
+    print(f"{row['row']:<26} {row['batch']:>5} {row['sae_train']:>14.0f} {row['sae_eval']:>13.0f}"
           f" {row['sort']:>9.0f}"
           f" {row['ann_train']:>14.0f} {row['ann_eval']:>13.0f}"
           f" {row['train_ratio']:>13.3f} {row['eval_ratio']:>12.3f}", flush=True)
@@ -137,7 +141,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=TRAIN_EXAMPLES, help="timed training examples")
     parser.add_argument("--eval", type=int, default=EVAL_EXAMPLES, help="timed evaluation examples")
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads (per core: 1)")
     args = parser.parse_args()
+    configure_threads(args.threads)
     print("  ".join(HEADER), flush=True)
     rows = benchmark(args.train, args.eval)
     write(rows, args.train, args.eval)

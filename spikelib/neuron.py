@@ -50,6 +50,7 @@ chain rule; silent neurons pass no error backwards.
 """
 
 import math
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -227,6 +228,40 @@ def _reaches_threshold(a, b, start, following, shift, decay_rate, threshold, sla
     return positive & (potential >= bar)
 
 
+class Accepted(NamedTuple):
+    """The accepted candidate of every (example, neuron), each (batch, out).
+
+    a: its A in the scale of origin `shift` (1 where A <= 0: not fired);
+    mean_time: B/A; w: W0(x); crossing: the spike time t* (relative);
+    shift: the candidate's origin, its own input time.
+    """
+
+    a: Any
+    mean_time: Any
+    w: Any
+    crossing: Any
+    shift: Any
+
+
+class Candidates(NamedTuple):
+    """Every input of a dense layer as a candidate, each (batch, n) unless noted.
+
+    origin (batch, 1): the earliest input time; relative: input times from
+    it (0 for silent inputs); start: relative times, +inf for silent
+    inputs; candidate_start: start, +inf also for all but the last of
+    tied inputs; following: the next later input's time (+inf at the end);
+    a, b (batch, n, out): A, B of each candidate in its own scale.
+    """
+
+    origin: Any
+    relative: Any
+    start: Any
+    candidate_start: Any
+    following: Any
+    a: Any
+    b: Any
+
+
 def _crossing_time(a, b, shift, decay_rate, threshold):
     """t* = B/A - W0(x)/K with x = -(K theta / A) exp(K B / A), for A > 0.
 
@@ -237,17 +272,7 @@ def _crossing_time(a, b, shift, decay_rate, threshold):
     log_minus_x = (math.log(decay_rate * threshold) - ops.log(a)
                    + decay_rate * (mean_time - shift))
     w = lambertw(-ops.exp(ops.minimum(log_minus_x, -1.0)))
-    return a, mean_time, w, mean_time - w / decay_rate, shift
-
-
-def _accepted(values, chosen):
-    """values[b, first[b, j], j]: the quantity of the accepted candidate.
-
-    chosen: (batch, n, out) one-hot over the candidates (all false where
-    none was accepted: 0).  A masked sum, i.e. a plain reduction: XLA's CPU
-    gather and argmin (a variadic reduction) are far slower.
-    """
-    return ops.sum(ops.where(chosen, values, 0.0), axis=1)
+    return Accepted(a, mean_time, w, mean_time - w / decay_rate, shift)
 
 
 def _local_derivatives(relative, weights, used, accepted, decay_rate, clip):
@@ -287,11 +312,15 @@ def _first_spike(a, b, start, following, shift, decay_rate, threshold, in_time_o
     for candidates that are not inputs.  The earliest valid candidate wins:
     with `in_time_order` (sorted inputs) that is the first valid one;
     otherwise no two candidates may share a start time (see
-    `_dense_candidates`).  Each is one reduction over the candidates; an
-    argmin (a variadic reduction) or a gather is far slower in XLA:CPU.
+    `_dense_candidates`).  The test of every candidate feeds one reduction
+    only (an argmin, a variadic reduction, is far slower in XLA:CPU); the
+    accepted candidate's A, B are then gathered by its index, one value
+    per (example, neuron), instead of a masked sum that would read every
+    candidate's A, B again.  Where none fired, any candidate is gathered;
+    the caller masks it out.
     Returns (fired, first, accepted): first (batch, out) the index of the
     accepted candidate (n where none; None without `in_time_order`),
-    accepted = (A, B/A, W, t*, shift).
+    accepted an `Accepted`.
     """
     candidate = ops.isfinite(start)
     slack = _TOUCH_ULPS * float(np.finfo(_dtype_name(a)).eps)
@@ -300,19 +329,24 @@ def _first_spike(a, b, start, following, shift, decay_rate, threshold, in_time_o
                                decay_rate, threshold, slack)
     valid = valid & candidate[:, :, None]
     n = start.shape[1]
+    position = ops.arange(n, dtype="int32")[None, :, None]
     if in_time_order:
-        position = ops.arange(n, dtype="int32")[None, :, None]
         first = ops.min(ops.where(valid, position, n), axis=1)
         fired = first < n
-        chosen = position == first[:, None, :]
-        accepted_shift = _accepted(shift[:, :, None], chosen)
+        index = ops.minimum(first, n - 1)
+        accepted_shift = ops.take_along_axis(shift, index, axis=1)
     else:
         earliest = ops.min(ops.where(valid, start[:, :, None], math.inf), axis=1)
         fired = ops.isfinite(earliest)
         first = None
-        chosen = valid & (start[:, :, None] == earliest[:, None, :])
+        # Candidates have distinct start times: the one at `earliest` is the
+        # accepted one, found without reading `valid` again.
+        chosen = candidate[:, :, None] & (start[:, :, None] == earliest[:, None, :])
+        index = ops.sum(ops.where(chosen, position, 0), axis=1)
         accepted_shift = ops.where(fired, earliest, 0.0)
-    accepted = _crossing_time(_accepted(a, chosen), _accepted(b, chosen), accepted_shift,
+    pick = index[:, None, :]
+    accepted = _crossing_time(ops.take_along_axis(a, pick, axis=1)[:, 0],
+                              ops.take_along_axis(b, pick, axis=1)[:, 0], accepted_shift,
                               decay_rate, threshold)
     return fired, first, accepted
 
@@ -341,27 +375,27 @@ def _dense_candidates(inputs, weights, decay_rate):
     index = ops.arange(n, dtype="int32")
     tied_later = ops.any((start[:, None, :] == start[:, :, None])
                          & (index[None, :] > index[:, None])[None], axis=2)
-    return dict(origin=origin, relative=relative, start=start, shift=relative,
-                candidate_start=ops.where(tied_later, math.inf, start),
-                following=following, a=ab[:, :n], b=ab[:, n:])
+    return Candidates(origin=origin, relative=relative, start=start,
+                      candidate_start=ops.where(tied_later, math.inf, start),
+                      following=following, a=ab[:, :n], b=ab[:, n:])
 
 
 def _dense_spike_times(inputs, weights, decay_rate, threshold, clip, penalty):
     @ops.custom_gradient
     def _spike_times(inputs, weights):
         c = _dense_candidates(inputs, weights, decay_rate)
-        fired, _, accepted = _first_spike(c["a"], c["b"], c["candidate_start"], c["following"],
-                                          c["shift"], decay_rate, threshold, in_time_order=False)
-        result = ops.where(fired, accepted[3] + c["origin"], math.inf)
+        fired, _, accepted = _first_spike(c.a, c.b, c.candidate_start, c.following,
+                                          c.relative, decay_rate, threshold, in_time_order=False)
+        result = ops.where(fired, accepted.crossing + c.origin, math.inf)
 
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
             upstream = ops.where(fired, upstream, 0.0)
-            last_arrival = accepted[4]                       # the accepted candidate's time
-            used = (c["start"][:, :, None] <= last_arrival[:, None, :]) & fired[:, None, :]
+            last_arrival = accepted.shift                    # the accepted candidate's time
+            used = (c.start[:, :, None] <= last_arrival[:, None, :]) & fired[:, None, :]
             d_weight, d_time = _local_derivatives(
-                c["relative"][:, :, None], weights, used, accepted, decay_rate, clip)
+                c.relative[:, :, None], weights, used, accepted, decay_rate, clip)
             # A multiply-reduce: as an einsum, XLA:CPU transposes d_weight and
             # runs one small matrix product per output neuron.
             weight_grad = ops.sum(d_weight * upstream[:, None, :], axis=0)
@@ -430,7 +464,7 @@ def _sorted_spike_times(inputs, input_rows, weights, decay_rate, threshold, clip
         fired, first, accepted = _first_spike(ab[:, :, :n_out], ab[:, :, n_out:], start,
                                               following, shift, decay_rate, threshold,
                                               in_time_order=True)
-        result = ops.where(fired, accepted[3] + origin, math.inf)
+        result = ops.where(fired, accepted.crossing + origin, math.inf)
 
         def grad(*args, upstream=None):
             if upstream is None:
