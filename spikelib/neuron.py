@@ -68,6 +68,9 @@ _PREFIX_BLOCK = 16
 _TOUCH_ULPS = 8.0
 # Tests set this to check the overflow-safe prefix sums on every input (see `_prefix_sums`).
 _ALWAYS_SAFE = False
+# Tests set this to check the dense layer's elementwise gradient on every
+# batch (see `_gradients_after_last_input`).
+_ALWAYS_ELEMENTWISE = False
 
 
 def _dtype_name(tensor):
@@ -392,19 +395,88 @@ def _dense_spike_times(inputs, weights, decay_rate, threshold, clip, penalty):
             if upstream is None:
                 (upstream,) = args
             upstream = ops.where(fired, upstream, 0.0)
-            last_arrival = accepted.shift                    # the accepted candidate's time
-            used = (c.start[:, :, None] <= last_arrival[:, None, :]) & fired[:, None, :]
-            d_weight, d_time = _local_derivatives(
-                c.relative[:, :, None], weights, used, accepted, decay_rate, clip)
-            # A multiply-reduce: as an einsum, XLA:CPU transposes d_weight and
-            # runs one small matrix product per output neuron.
-            weight_grad = ops.sum(d_weight * upstream[:, None, :], axis=0)
-            time_grad = ops.einsum("bio,bo->bi", d_time, upstream)
+
+            def elementwise():
+                last_arrival = accepted.shift                # the accepted candidate's time
+                used = (c.start[:, :, None] <= last_arrival[:, None, :]) & fired[:, None, :]
+                d_weight, d_time = _local_derivatives(
+                    c.relative[:, :, None], weights, used, accepted, decay_rate, clip)
+                # A multiply-reduce: as an einsum, XLA:CPU transposes d_weight and
+                # runs one small matrix product per output neuron.
+                weight_grad = ops.sum(d_weight * upstream[:, None, :], axis=0)
+                time_grad = ops.einsum("bio,bo->bi", d_time, upstream)
+                return time_grad, weight_grad
+
+            def after_last_input():
+                return _gradients_after_last_input(c, weights, accepted, fired, upstream,
+                                                   decay_rate)
+
+            if _ALWAYS_ELEMENTWISE:
+                time_grad, weight_grad = elementwise()
+            else:
+                separable = _fired_after_last_input_unclipped(c, weights, accepted, fired,
+                                                              decay_rate, clip)
+                time_grad, weight_grad = ops.cond(separable, after_last_input, elementwise)
             return time_grad, weight_grad - _penalty(fired, penalty, weights.dtype)
 
         return result, grad
 
     return _spike_times(inputs, weights)
+
+
+def _fired_after_last_input_unclipped(c, weights, accepted, fired, decay_rate, clip):
+    """Whether `_gradients_after_last_input` gives this batch's exact gradient.
+
+    True when every neuron that fired did so after its example's last input
+    (the usual case of an output layer: it fires after the hidden layer and
+    the pulses), so every input is used, and a bound on every local
+    derivative stays within the clip, so none is clipped.  With r' = t - R
+    in [-R, 0] (R: the last input, relative), c' = t* - R, m' = B/A - R:
+    |dt*/dw| <= (R + c') / (A (1 + W)) and
+    |dt*/dt| <= max|w| (K (R + |m'|) / (1 + W) + 1) / A.  A NaN or
+    infinite bound fails the test.
+    """
+    dtype = _dtype_name(weights)
+    last = ops.max(c.relative, axis=1, keepdims=True)
+    one_plus_w = ops.maximum(1.0 + accepted.w, float(np.finfo(dtype).tiny))
+    late = accepted.crossing - last
+    bound_weight = (last + ops.abs(late)) / (accepted.a * one_plus_w)
+    largest_weight = ops.max(ops.abs(weights), axis=0)[None, :]
+    bound_time = largest_weight * (decay_rate * (last + ops.abs(accepted.mean_time - last))
+                                   / one_plus_w + 1.0) / accepted.a
+    fits = (accepted.shift >= last) & (bound_weight <= clip) & (bound_time <= clip)
+    return ops.all(fits | ops.logical_not(fired))
+
+
+def _gradients_after_last_input(c, weights, accepted, fired, upstream, decay_rate):
+    """The dense layer's (time, weight) gradients when every neuron fired after its last input.
+
+    Then the accepted candidate of every neuron is the example's last input
+    (time R), every input is used, and the scale e^{K (t - R)} / A of the
+    local derivatives (`_local_derivatives`) is a product u_i / A_j with
+    u_i = e^{K (t_i - R)} <= 1: the sums over examples and over neurons are
+    matrix products of (batch, n) by (batch, out) factors, with no
+    (batch, n, out) array.  With r' = t - R, c' = t* - R, m' = B/A - R,
+    V = g / (A (1 + W)) for the upstream gradient g:
+    dL/dw_ij = sum_b u_i (r'_i - c'_j) V_j and
+    dL/dt_i = u_i (K r'_i sum_j w_ij V_j + sum_j w_ij (g_j / A_j - K m'_j V_j)).
+    Valid only where `_fired_after_last_input_unclipped` holds.
+    """
+    dtype = _dtype_name(weights)
+    last = ops.max(c.relative, axis=1, keepdims=True)
+    before = c.relative - last                                     # r' <= 0
+    decay = ops.where(ops.isfinite(c.start), ops.exp(decay_rate * before), 0.0)
+    one_plus_w = ops.maximum(1.0 + accepted.w, float(np.finfo(dtype).tiny))
+    per_a = ops.where(fired, upstream / accepted.a, 0.0)
+    per_w = per_a / one_plus_w
+    late = ops.where(fired, accepted.crossing - last, 0.0)
+    mean = ops.where(fired, accepted.mean_time - last, 0.0)
+    weight_grad = (ops.matmul(ops.transpose(decay * before), per_w)
+                   - ops.matmul(ops.transpose(decay), late * per_w))
+    transposed = ops.transpose(weights)
+    steep = ops.matmul(per_w, transposed)
+    flat = ops.matmul(per_a - decay_rate * mean * per_w, transposed)
+    return decay * (decay_rate * before * steep + flat), weight_grad
 
 
 def _merge_order(inputs, sorted_prefix):

@@ -1004,3 +1004,47 @@ def test_spiking_dense_refuses_bad_calls():
         args.update(kwargs)
         with pytest.raises(error, match=message):
             SpikingDense(**args)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-4), ("float64", 1e-11)])
+def test_dense_gradient_in_matrix_products_equals_the_elementwise_one(dtype, tolerance):
+    """Where every neuron fires after its last input and nothing is clipped, the dense
+    layer's gradient comes from matrix products; it must equal the elementwise one."""
+    rng = np.random.default_rng(3)
+    separable = 0
+    for case in range(40):
+        n, out, batch = int(rng.integers(2, 60)), int(rng.integers(1, 50)), int(rng.integers(1, 9))
+        inputs = rng.uniform(0, 2, (batch, n))
+        inputs[rng.random((batch, n)) < 0.2] = np.inf
+        if case % 5 == 0:
+            inputs = np.round(inputs * 4) / 4                       # ties
+        weights = rng.normal(0.05, 0.3, (n, out))
+        decay_rate, threshold = float(rng.uniform(0.2, 2)), float(rng.uniform(1.0, 3))
+        x, w = tf.constant(inputs, dtype), tf.constant(weights, dtype)
+        separable += bool(neuron._fired_after_last_input_unclipped(
+            neuron._dense_candidates(x, w, decay_rate), w,
+            neuron._first_spike(*_dense_first_spike_arguments(x, w, decay_rate, threshold))[2],
+            np.isfinite(neuron.spike_times(x, w, decay_rate, threshold).numpy()),
+            decay_rate, 1e4))
+        gradients = []
+        for elementwise in (True, False):
+            neuron._ALWAYS_ELEMENTWISE = elementwise
+            try:
+                with tf.GradientTape() as tape:
+                    tape.watch([x, w])
+                    times = neuron.spike_times(x, w, decay_rate, threshold, 1e4, 0.01)
+                    finite = tf.math.is_finite(times)
+                    loss = tf.reduce_sum(tf.where(finite, times * tf.sin(tf.where(finite, times, 0.0)),
+                                                  0.0))
+                gradients.append([g.numpy() for g in tape.gradient(loss, [x, w])])
+            finally:
+                neuron._ALWAYS_ELEMENTWISE = False
+        for reference, separated in zip(*gradients):
+            scale = max(np.max(np.abs(reference)), 1e-30)
+            assert np.max(np.abs(reference - separated)) / scale < tolerance, case
+    assert separable >= 20
+
+
+def _dense_first_spike_arguments(x, w, decay_rate, threshold):
+    c = neuron._dense_candidates(x, w, decay_rate)
+    return (c.a, c.b, c.candidate_start, c.following, c.relative, decay_rate, threshold, False)
