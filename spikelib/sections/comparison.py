@@ -3,8 +3,9 @@
 For every data set, embedding size and seed: the SAE of the tuned row with
 noise 0 and latency 1, and the conventional autoencoder (ANN AE,
 `spikelib.conventional`) trained on the same encoded inputs, clean targets
-and split, stopped by the same rule under its own budget
-(`Profile.conventional`), both scored with the same test MSE.
+and split, trained under its own budget (`Profile.conventional`) until it
+is no longer learning (`conventional.StopWhenFlat`), both scored with the
+same test MSE.
 """
 
 from pathlib import Path
