@@ -337,7 +337,7 @@ def _first_spike(a, b, start, following, shift, decay_rate, threshold, in_time_o
         first = ops.min(ops.where(valid, position, n), axis=1)
         fired = first < n
         index = ops.minimum(first, n - 1)
-        accepted_shift = ops.take_along_axis(shift, index, axis=1)
+        accepted_shift = _pick(shift[:, :, None], index, out=1)
     else:
         earliest = ops.min(ops.where(valid, start[:, :, None], math.inf), axis=1)
         fired = ops.isfinite(earliest)
@@ -347,11 +347,23 @@ def _first_spike(a, b, start, following, shift, decay_rate, threshold, in_time_o
         chosen = candidate[:, :, None] & (start[:, :, None] == earliest[:, None, :])
         index = ops.sum(ops.where(chosen, position, 0), axis=1)
         accepted_shift = ops.where(fired, earliest, 0.0)
-    pick = index[:, None, :]
-    accepted = _crossing_time(ops.take_along_axis(a, pick, axis=1)[:, 0],
-                              ops.take_along_axis(b, pick, axis=1)[:, 0], accepted_shift,
+    accepted = _crossing_time(_pick(a, index), _pick(b, index), accepted_shift,
                               decay_rate, threshold)
     return fired, first, accepted
+
+
+def _pick(values, index, out=None):
+    """values[b, index[b, j], j] of (batch, n, out) values, (batch, out) int32 index
+    (values with one column, `out=1`: values[b, index[b, j], 0]).
+
+    One gather from the flattened values with int32 positions (take_along_axis
+    would make int64 ones, whose eager kernels print a oneDNN notice).
+    """
+    n, columns = values.shape[1], values.shape[2]
+    examples = ops.arange(ops.shape(values)[0], dtype="int32")[:, None]
+    column = ops.arange(columns, dtype="int32")[None, :] if out is None else 0
+    position = (examples * n + index) * columns + column
+    return ops.take(ops.reshape(values, (-1,)), position)
 
 
 def _dense_candidates(inputs, weights, decay_rate):
