@@ -83,7 +83,7 @@ def negative_before_spike_share(input_times, weights, decay_rate, spike_times,
 def layer_negative_before_spike_share(layer, input_times, spike_times, dt=POTENTIAL_DT):
     """`negative_before_spike_share` of a trained layer given its inputs and its spikes."""
     times, weights = layer_inputs(layer, input_times)
-    return negative_before_spike_share(times, weights, layer.decay_rate, spike_times, dt)
+    return negative_before_spike_share(times, weights, layer.neuron.decay_rate, spike_times, dt)
 
 
 def potential_traces(layer, input_times, neurons, t_end, dt=POTENTIAL_DT):
@@ -93,7 +93,8 @@ def potential_traces(layer, input_times, neurons, t_end, dt=POTENTIAL_DT):
     """
     times, weights = layer_inputs(layer, np.asarray(input_times)[None, :])
     grid = time_grid(times[0], t_end, dt)
-    return grid, membrane_potential(times[0], weights[:, list(neurons)], layer.decay_rate, grid)
+    decay_rate = layer.neuron.decay_rate
+    return grid, membrane_potential(times[0], weights[:, list(neurons)], decay_rate, grid)
 
 
 def same_width_events(*inputs):

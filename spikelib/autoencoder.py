@@ -17,13 +17,11 @@ from spikelib.layer import SpikingDense
 class SpikingAutoencoder(keras.Model):
     """A single-hidden-layer autoencoder of single-spike alpha neurons."""
 
-    def __init__(self, n_hidden, n_pulses, decay_rate, threshold,
-                 clip_derivative, penalty_no_spike,
-                 nonpulse_weight_mean_multiplier, pulse_weight_mean_multiplier,
-                 nonnegative_weights=False, seed=0, n_outputs=N_PIXELS, **kwargs):
+    def __init__(self, n_hidden, n_pulses, neuron, nonpulse_weight_mean_multiplier,
+                 pulse_weight_mean_multiplier, nonnegative_weights=False, seed=0,
+                 n_outputs=N_PIXELS, **kwargs):
         super().__init__(**kwargs)
-        shared = dict(n_pulses=n_pulses, decay_rate=decay_rate, threshold=threshold,
-                      clip_derivative=clip_derivative, penalty_no_spike=penalty_no_spike,
+        shared = dict(n_pulses=n_pulses, neuron=neuron,
                       weight_mean_multiplier=nonpulse_weight_mean_multiplier,
                       pulse_weight_mean_multiplier=pulse_weight_mean_multiplier,
                       nonnegative_weights=nonnegative_weights)
@@ -34,8 +32,7 @@ class SpikingAutoencoder(keras.Model):
     @classmethod
     def from_run_config(cls, config):
         """The network of `config`: its neuron and network groups, and its seed."""
-        return cls(**dataclasses.asdict(config.network), **dataclasses.asdict(config.neuron),
-                   seed=config.seed)
+        return cls(**dataclasses.asdict(config.network), neuron=config.neuron, seed=config.seed)
 
     def build(self, input_shape):
         self.hidden.build(input_shape)

@@ -45,15 +45,21 @@ def _whole(value):
 
 @dataclasses.dataclass(frozen=True)
 class NeuronParameters:
-    """The alpha neuron and its reference gradient semantics (see `spike_times`)."""
+    """The alpha neuron and its reference gradient semantics (see `spike_times`).
+
+    The defaults (no clip, no penalty) give the exact gradient.
+    """
 
     decay_rate: float
     threshold: float
-    clip_derivative: float
-    penalty_no_spike: float
+    clip_derivative: float = math.inf
+    penalty_no_spike: float = 0.0
 
     def __post_init__(self):
-        _positive(self, "decay_rate", "threshold", "clip_derivative")
+        _positive(self, "decay_rate", "threshold")
+        _require(isinstance(self.clip_derivative, (int, float))
+                 and not isinstance(self.clip_derivative, bool) and self.clip_derivative > 0,
+                 "clip_derivative", "a positive number (inf: no clip)", self.clip_derivative)
         _require(math.isfinite(self.penalty_no_spike) and self.penalty_no_spike >= 0,
                  "penalty_no_spike", "a finite number >= 0", self.penalty_no_spike)
 

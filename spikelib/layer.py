@@ -1,5 +1,6 @@
 """A fully connected layer of single-spike alpha neurons with sync pulses."""
 
+import dataclasses
 import math
 
 import keras
@@ -7,6 +8,7 @@ import numpy as np
 from keras import ops
 
 from spikelib import validation
+from spikelib.config import NeuronParameters
 from spikelib.neuron import spike_times
 from spikelib.pulses import Pulses
 
@@ -19,27 +21,26 @@ def initial_weight_sigma(n_pre, n_post, n_pulses):
 class SpikingDense(keras.layers.Layer):
     """Maps input spike times (batch, n_in) to output spike times (batch, units).
 
-    Weights from ordinary inputs start as Normal(mean_multiplier * sigma,
-    sigma), those from the pulses as Normal(pulse_mean_multiplier * sigma,
-    sigma).  `clip_derivative` and `penalty_no_spike` set the reference
-    gradient semantics (see `spike_times`).  `nonnegative_weights` keeps the
-    ordinary (non-pulse) weights >= 0: the no-inhibition ablation.
+    `neuron` is the neurons' parameter group (`NeuronParameters`: the alpha
+    kernel and the reference gradient semantics of `spike_times`).  Weights
+    from ordinary inputs start as Normal(weight_mean_multiplier * sigma,
+    sigma), those from the pulses as Normal(pulse_weight_mean_multiplier *
+    sigma, sigma).  `nonnegative_weights` keeps the ordinary (non-pulse)
+    weights >= 0: the no-inhibition ablation.
     """
 
-    def __init__(self, units, n_pulses, decay_rate, threshold,
-                 clip_derivative=math.inf, penalty_no_spike=0.0,
-                 weight_mean_multiplier=0.0, pulse_weight_mean_multiplier=0.0,
-                 nonnegative_weights=False, seed=None, **kwargs):
+    def __init__(self, units, n_pulses, neuron, weight_mean_multiplier=0.0,
+                 pulse_weight_mean_multiplier=0.0, nonnegative_weights=False, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         validation.check_float_dtype_name(f"the compute dtype of layer {self.name!r}",
                                           self.compute_dtype)
         self.units = validation.check_integer("units", units, minimum=0)
-        self.decay_rate = validation.check_real("decay_rate", decay_rate, minimum=0.0, strict=True)
-        self.threshold = validation.check_real("threshold", threshold, minimum=0.0, strict=True)
-        self.clip_derivative = validation.check_real("clip_derivative", clip_derivative,
-                                                     minimum=0.0, strict=True, allow_inf=True)
-        self.penalty_no_spike = validation.check_real("penalty_no_spike", penalty_no_spike,
-                                                      minimum=0.0)
+        if isinstance(neuron, dict):
+            neuron = NeuronParameters(**neuron)
+        if not isinstance(neuron, NeuronParameters):
+            raise TypeError(f"neuron must be a NeuronParameters, got {neuron!r}")
+        self.neuron = neuron
         self.weight_mean_multiplier = validation.check_real("weight_mean_multiplier",
                                                             weight_mean_multiplier)
         self.pulse_weight_mean_multiplier = validation.check_real(
@@ -82,9 +83,10 @@ class SpikingDense(keras.layers.Layer):
             pulse_rows = ops.arange(n_pulses, dtype="int32") + ops.shape(self.kernel)[0]
             pulse_rows = ops.broadcast_to(pulse_rows[None, :], (ops.shape(inputs)[0], n_pulses))
             input_rows = ops.concatenate([ops.cast(input_rows, "int32"), pulse_rows], axis=1)
+        neuron = self.neuron
         return spike_times(self.pulses(inputs), ops.cast(weights, inputs.dtype),
-                           self.decay_rate, self.threshold,
-                           self.clip_derivative, self.penalty_no_spike, input_rows=input_rows,
+                           neuron.decay_rate, neuron.threshold,
+                           neuron.clip_derivative, neuron.penalty_no_spike, input_rows=input_rows,
                            sorted_prefix=(inputs.shape[1] or 0) if sorted_inputs else 0)
 
     def _check_call(self, inputs, input_rows):
@@ -110,9 +112,7 @@ class SpikingDense(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
-                "n_pulses": self.pulses.n_pulses, "decay_rate": self.decay_rate,
-                "threshold": self.threshold, "clip_derivative": self.clip_derivative,
-                "penalty_no_spike": self.penalty_no_spike,
+                "n_pulses": self.pulses.n_pulses, "neuron": dataclasses.asdict(self.neuron),
                 "weight_mean_multiplier": self.weight_mean_multiplier,
                 "pulse_weight_mean_multiplier": self.pulse_weight_mean_multiplier,
                 "nonnegative_weights": self.nonnegative_weights, "seed": self.seed}

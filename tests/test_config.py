@@ -1,10 +1,11 @@
 """The configuration system and the shipped tuned grid."""
 
 import json
+import math
 
 import pytest
 
-from spikelib.config import RunConfig, grid_row, paper_config, paper_grid
+from spikelib.config import NeuronParameters, RunConfig, grid_row, paper_config, paper_grid
 from spikelib.profiles import PROFILES, get_profile
 
 
@@ -73,7 +74,15 @@ def test_groups_say_what_a_run_is():
     (dict(n_pulses=0), "n_pulses"), (dict(learning_rate_pulses=-1.0), "learning_rate_pulses"),
     (dict(train_examples=-1), "train_examples"), (dict(train_examples=0), "train_examples"),
     (dict(nonnegative_weights="ture"), "nonnegative_weights"),
+    (dict(threshold=0.0), "threshold"), (dict(decay_rate=math.nan), "decay_rate"),
+    (dict(clip_derivative=0.0), "clip_derivative"), (dict(clip_derivative=math.nan), "clip_derivative"),
+    (dict(penalty_no_spike=math.inf), "penalty_no_spike"),
 ])
 def test_budget_and_group_fields_are_validated(change, message):
     with pytest.raises(ValueError, match=message):
         paper_config(0.0, 1, 32).replace(**change)
+
+
+def test_neuron_defaults_are_the_exact_gradient():
+    neuron = NeuronParameters(1.0, 0.5)
+    assert neuron.clip_derivative == math.inf and neuron.penalty_no_spike == 0.0

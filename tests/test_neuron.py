@@ -29,6 +29,7 @@ import scipy.special
 import tensorflow as tf
 
 from spikelib import neuron
+from spikelib.config import NeuronParameters
 from spikelib.neuron import spike_times
 from spikelib.simulate import membrane_potential, possibly_missed, simulate_spike_times
 
@@ -840,7 +841,7 @@ def test_spiking_dense_float64_floatx_forward_and_gradient(floatx64, n_in):
     as the float64 sequential reference (formerly an int64/int32 error)."""
     from spikelib.layer import SpikingDense
     rng = np.random.default_rng(4)
-    layer = SpikingDense(5, n_pulses=3, decay_rate=1.0, threshold=0.5,
+    layer = SpikingDense(5, n_pulses=3, neuron=NeuronParameters(1.0, 0.5),
                          weight_mean_multiplier=2.0, pulse_weight_mean_multiplier=4.0, seed=1)
     inputs = rng.uniform(0.0, 1.0, (4, n_in))
     inputs[rng.uniform(size=inputs.shape) < 0.3] = np.inf
@@ -871,9 +872,9 @@ def test_half_precision_is_refused(dtype):
         spike_times(tf.zeros((1, 2), dtype), tf.ones((2, 1), dtype), 1.0, 0.5)
     from spikelib.layer import SpikingDense
     with pytest.raises(TypeError, match=dtype):
-        SpikingDense(3, n_pulses=1, decay_rate=1.0, threshold=0.5, dtype=dtype)
+        SpikingDense(3, n_pulses=1, neuron=NeuronParameters(1.0, 0.5), dtype=dtype)
     with pytest.raises(TypeError, match="float16"):
-        SpikingDense(3, n_pulses=1, decay_rate=1.0, threshold=0.5, dtype="mixed_float16")
+        SpikingDense(3, n_pulses=1, neuron=NeuronParameters(1.0, 0.5), dtype="mixed_float16")
 
 
 # ----------------------------------------------------------------------------
@@ -979,7 +980,7 @@ def test_value_checks_are_skipped_inside_compiled_code():
 
 def test_spiking_dense_refuses_bad_calls():
     from spikelib.layer import SpikingDense
-    layer = SpikingDense(3, n_pulses=2, decay_rate=1.0, threshold=0.5, seed=0)
+    layer = SpikingDense(3, n_pulses=2, neuron=NeuronParameters(1.0, 0.5), seed=0)
     with pytest.raises(ValueError, match=r"inputs of 'spiking_dense\w*' must be 2-D"):
         layer(tf.zeros((5,)))
     layer(tf.zeros((2, 5)))
@@ -997,10 +998,9 @@ def test_spiking_dense_refuses_bad_calls():
             (dict(units=-1), ValueError, "units must be >= 0"),
             (dict(units=2.5), TypeError, "units must be an integer"),
             (dict(n_pulses=-1), ValueError, "n_pulses must be >= 0"),
-            (dict(decay_rate=math.nan), ValueError, "decay_rate must be a real number, got NaN"),
-            (dict(threshold=0.0), ValueError, "threshold must be > 0"),
+            (dict(neuron=(1.0, 0.5)), TypeError, "neuron must be a NeuronParameters"),
             (dict(nonnegative_weights="ture"), TypeError, "nonnegative_weights must be True or False")]:
-        args = dict(units=3, n_pulses=2, decay_rate=1.0, threshold=0.5)
+        args = dict(units=3, n_pulses=2, neuron=NeuronParameters(1.0, 0.5))
         args.update(kwargs)
         with pytest.raises(error, match=message):
             SpikingDense(**args)

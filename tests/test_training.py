@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from spikelib.autoencoder import SpikingAutoencoder
-from spikelib.config import paper_config
+from spikelib.config import NeuronParameters, paper_config
 from spikelib.experiment import prepare_data, train_and_test
 from spikelib.layer import SpikingDense, initial_weight_sigma
 from spikelib.loss import reconstruction_error, training_loss
@@ -46,7 +46,7 @@ def test_reference_adam_puts_epsilon_inside_the_square_root():
 
 
 def test_pulses_start_evenly_spaced_and_stay_non_negative():
-    layer = SpikingDense(3, n_pulses=4, decay_rate=1.0, threshold=1.0, seed=0)
+    layer = SpikingDense(3, n_pulses=4, neuron=NeuronParameters(1.0, 1.0), seed=0)
     layer.build((None, 5))
     np.testing.assert_allclose(layer.pulse_times.numpy(), [0.2, 0.4, 0.6, 0.8], rtol=1e-6)
     optimizer = ReferenceAdam(1.0)
@@ -56,7 +56,7 @@ def test_pulses_start_evenly_spaced_and_stay_non_negative():
 
 
 def test_initial_weights_have_the_multiplied_means():
-    layer = SpikingDense(400, n_pulses=10, decay_rate=1.0, threshold=1.0,
+    layer = SpikingDense(400, n_pulses=10, neuron=NeuronParameters(1.0, 1.0),
                          weight_mean_multiplier=3.0, pulse_weight_mean_multiplier=-2.0, seed=1)
     layer.build((None, 784))
     sigma = initial_weight_sigma(784, 400, 10)
