@@ -16,6 +16,7 @@ to a result.
 
 import dataclasses
 import math
+import sys
 
 import numpy as np
 
@@ -317,11 +318,19 @@ def main(argv=None):
                         help="compute the sections' tables first, training missing runs")
     parser.add_argument("--json", action="store_true", help="one JSON object per claim")
     args = parser.parse_args(argv)
-    if args.compute:
-        from spikelib.quiet import quiet_notebook
-        quiet_notebook()  # no TensorFlow start-up lines, no warnings a reader cannot act on
-        compute_sections(args.profile)
-    checks = check_all(args.profile)
+    try:
+        get_profile(args.profile)
+    except ValueError as error:
+        parser.error(str(error))
+    from spikelib.quiet import quiet_notebook
+    quiet_notebook()  # sections import TensorFlow: no start-up lines, no warnings
+    try:
+        if args.compute:
+            compute_sections(args.profile)
+        checks = check_all(args.profile)
+    except FileNotFoundError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     if args.json:
         for item in checks:
             print(json.dumps(dataclasses.asdict(item)))

@@ -102,36 +102,25 @@ def _parser():
     return parser
 
 
-def _check_out(out, config, overwrite):
-    """Refuse, before any training, an --out that is a file or holds another run."""
+def _check_out(out, overwrite):
+    """Refuse, before any training, an --out that is a file, holds another
+    run, or cannot be created and written."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, expected a folder")
     results = out / "results.json"
     if results.exists() and not overwrite:
         raise ValueError(f"--out {out} already holds a run ({results}); choose another folder "
                          "or pass --overwrite")
-    parent = out.parent if not out.exists() else out
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"--out {out}: {parent} is not writable")
-
-
-def _publish(out, results, model, overwrite):
-    """Write the run into a temporary folder beside --out, then rename it into place."""
-    import shutil
-    import tempfile
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    (temporary / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False))
-    model.save_weights(temporary / "model.weights.h5")
-    if out.exists():
-        if not overwrite and (out / "results.json").exists():
-            shutil.rmtree(temporary)
-            raise ValueError(f"--out {out} was filled by another run while this one trained; "
-                             f"this run's results were not written")
-        shutil.rmtree(out)
-    os.rename(temporary, out)
+    if out.exists() and not results.exists() and any(out.iterdir()):
+        raise ValueError(f"--out {out} holds files that are not a run; choose a new or empty "
+                         "folder (the run replaces the folder's contents)")
+    probe = out.parent / f".probe-{out.name}-{os.getpid()}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as error:
+        raise ValueError(f"--out {out}: cannot create a folder there ({error.strerror})") from None
 
 
 def _train(args):
@@ -140,12 +129,15 @@ def _train(args):
                  and value is not None}
     config = paper_config(args.noise, args.latency, args.n_hidden, **overrides)
     out = args.out or Path("results") / "runs" / config.digest()
-    _check_out(out, config, args.overwrite)
+    _check_out(out, args.overwrite)
     _load_tensorflow(args)
     from spikelib.experiment import train_and_test
     print(f"config {config.digest()}: {config.to_json()}", file=sys.stderr)
     model, results = train_and_test(config, progress=not args.quiet)
-    _publish(out, results, model, args.overwrite)
+    from spikelib.store import write_run
+    if not write_run(out, results, model, replace=args.overwrite):
+        raise ValueError(f"--out {out} was filled by another run while this one trained; "
+                         "this run's results were not written")
     print(json.dumps({"test_mse": results["test_mse"], "best_epoch": results["best_epoch"],
                       "epochs_run": results["epochs_run"], "health": results["health"],
                       "train_seconds": round(results["train_seconds"], 1),

@@ -58,6 +58,21 @@ def _publish(temporary, folder):
         raise
 
 
+def write_run(folder, results, model, replace=False):
+    """Write a finished run (results.json, model.weights.h5, the marker) to
+    `folder` in one step.  Returns False, writing nothing, when another
+    writer published a run there first, unless `replace`."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(folder)
+    temporary.mkdir()
+    (temporary / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False))
+    model.save_weights(temporary / "model.weights.h5")
+    if replace and folder.exists():
+        shutil.rmtree(folder)
+    return _publish(temporary, folder)
+
+
 def check_writable(root):
     """Fail clearly when this process cannot write the results folder."""
     root = Path(root)
@@ -100,13 +115,7 @@ class Store:
 
     def write(self, run, results, model):
         """Publish a finished run; returns the results that are now in place."""
-        folder = self.folder(run)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        temporary = _temporary(folder)
-        temporary.mkdir()
-        (temporary / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False))
-        model.save_weights(temporary / "model.weights.h5")
-        _publish(temporary, folder)
+        write_run(self.folder(run), results, model)
         shutil.rmtree(self.checkpoint_folder(run), ignore_errors=True)
         return self.results(run)
 

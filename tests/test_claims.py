@@ -128,3 +128,17 @@ def test_the_verify_plan_trains_only_the_readme_row():
     assert rows == {(0.0, 1.0, 32)}
     assert {run.kind for run in plan} == {"sae", "ann"}
     assert not any(run.config.network.nonnegative_weights for run in plan)
+
+
+def test_the_command_without_tables_is_one_line_without_tensorflow_start_up(tmp_path):
+    import os
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "spikelib.claims", "--profile", "book"],
+                            capture_output=True, text=True,
+                            env={**os.environ, "SPIKELIB_RESULTS": str(tmp_path),
+                                 "TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is missing: its section has not been computed" in lines[0], \
+        result.stderr

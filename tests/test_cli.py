@@ -77,6 +77,21 @@ def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
     assert "is a file" in capsys.readouterr().err
 
 
+def test_an_out_that_cannot_be_created_is_refused_before_training(tmp_path, capsys):
+    started = time.perf_counter()
+    assert main(["train", *TINY, "--out", "/proc/spikelib-run"]) == 2
+    assert "cannot create a folder there" in capsys.readouterr().err
+    assert time.perf_counter() - started < 5.0, "it trained before refusing"
+
+
+def test_an_out_holding_other_files_is_refused_and_left_alone(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    for extra in ([], ["--overwrite"]):
+        assert main(["train", *TINY, "--out", str(tmp_path), *extra]) == 2
+        assert "holds files that are not a run" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_a_corrupt_data_cache_is_one_line_with_its_fix(tmp_path, capsys, monkeypatch):
     from spikelib import experiment
     monkeypatch.setenv("SPIKELIB_DATA", str(tmp_path))
