@@ -10,13 +10,13 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test verify sweep bench profile candidates train-readme clean kernel runs reproduce book
+.PHONY: help setup data test verify sweep bench profile candidates train-readme clean kernel runs reproduce book ship shipped-proof
 
 help:  ## List the targets
 	@echo "spikelib make targets:"
 	@echo "  setup         create $(VENV) and install spikelib with [test,book] extras"
 	@echo "  data          fetch MNIST and Fashion-MNIST into the local cache (no dataset URLs needed)"
-	@echo "  test          build the book under PROFILE=ci, verify, then run the test suite (PYTEST_ARGS=...)"
+	@echo "  test          build the book under PROFILE=ci, verify, prove the shipped runs, then run the test suite (PYTEST_ARGS=...)"
 	@echo "  verify        train the verify profile and check the claims it shows (C1, C6)"
 	@echo "  sweep         train every tuned row x both data sets briefly: no NaN/Inf (slow tests)"
 	@echo "  bench         run benchmarks/bench.py"
@@ -28,6 +28,9 @@ help:  ## List the targets
 	@echo "  runs          train every run of PROFILE's plan on Dask (SCHEDULER=tcp://host:8786 for a cluster)"
 	@echo "  reproduce     runs, then execute every notebook under PROFILE=ci|quick|book|paper (default book)"
 	@echo "  book          reproduce, then build the Jupyter Book into _build/html (PROFILE=...)"
+	@echo "                (shipped runs are used where they match the code; RETRAIN=1 trains all)"
+	@echo "  ship          ship the finished runs of PROFILE with the repository (shipped/)"
+	@echo "  shipped-proof re-derive a sample of the shipped runs and reload every shipped model"
 
 setup: $(STAMP)
 
@@ -54,6 +57,7 @@ test: setup data
 	@start=$$(date +%s); status=0; \
 	$(MAKE) --no-print-directory book PROFILE=ci || status=$$?; \
 	$(MAKE) --no-print-directory verify || status=$$?; \
+	$(MAKE) --no-print-directory shipped-proof || status=$$?; \
 	$(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
 	echo "make test: wall time $$(( $$(date +%s) - start )) s"; \
 	exit $$status
@@ -96,6 +100,9 @@ kernel: setup
 	$(PY) -m ipykernel install --sys-prefix --name spikelib --display-name "Python 3 (spikelib)"
 
 SCHEDULER ?=
+# RETRAIN=1: train every run, ignoring the runs the repository ships (spikelib.shipped).
+RETRAIN ?=
+export SPIKELIB_RETRAIN := $(RETRAIN)
 
 runs: setup data
 	$(PY) -m spikelib run --profile $(PROFILE) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
@@ -114,3 +121,12 @@ book: reproduce
 check-book: setup
 	@test -f _build/html/index.html || { echo "check-book: no _build/html/index.html; run make book first"; exit 1; }
 	$(PY) -m pytest -q -rs tests/test_book.py tests/test_browser.py $(PYTEST_ARGS)
+
+ship: setup data  ## the finished runs of PROFILE into shipped/, with their manifest
+	$(PY) -m spikelib.shipped ship --profile $(PROFILE)
+
+shipped-proof: setup data  ## CI's proof of the shipped runs (exit 1 if one differs)
+	@start=$$(date +%s); status=0; \
+	$(PY) -m spikelib.shipped verify --sample 2 || status=$$?; \
+	echo "make shipped-proof: wall time $$(( $$(date +%s) - start )) s"; \
+	exit $$status

@@ -98,6 +98,9 @@ def _parser():
     run.add_argument("--threads-per-worker", type=_positive, default=None,
                      help="threads per worker of the embedded cluster (default 1)")
     run.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
+    run.add_argument("--retrain", action="store_true",
+                     help="train every run, also those the repository ships (default: "
+                          "$SPIKELIB_RETRAIN)")
     commands.add_parser("grid", help="print the tuned grid rows")
     return parser
 
@@ -145,19 +148,22 @@ def _train(args):
     return 0
 
 
-def describe_plan(runs, store, workers):
-    """The plan as printed by --dry-run: counts, examples, what is done, cost."""
+def describe_plan(runs, store, workers, use_shipped=True):
+    """The plan as printed by --dry-run: counts, examples, what is done or shipped, cost."""
     from collections import Counter
 
     from spikelib.cost import duration, wall_seconds
+    from spikelib.shipped import shipped_for
     done = store.finished(runs)
-    todo = [run for run in runs if run not in done]
+    shipped = shipped_for([run for run in runs if run not in done]) if use_shipped else []
+    todo = [run for run in runs if run not in done and run not in shipped]
     kinds = Counter(run.kind for run in runs)
     examples = sum(run.training_examples() for run in runs)
     lines = [f"plan: {len(runs)} runs ("
              + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
              + f"), {examples:,} training examples at most",
-             f"done: {len(done)} runs; to train: {len(todo)} runs, "
+             f"done: {len(done)} runs; shipped with the repository: {len(shipped)} runs; "
+             f"to train: {len(todo)} runs, "
              f"{sum(run.training_examples() for run in todo):,} training examples",
              "estimated wall time of what is left (upper bound: early stopping only shortens):"]
     for cores in sorted({workers, 16}):
@@ -176,12 +182,13 @@ def _run(args):
     root = results_root(profile)
     workers = args.workers or max(1, (os.cpu_count() or 1) // (args.threads_per_worker or 1))
     print(f"profile {profile.name}: {profile.description}; results in {root}", file=sys.stderr)
-    print(describe_plan(runs, Store(root), workers), file=sys.stderr)
+    use_shipped = not args.retrain and os.environ.get("SPIKELIB_RETRAIN", "") in ("", "0")
+    print(describe_plan(runs, Store(root), workers, use_shipped), file=sys.stderr)
     if args.dry_run:
         return 0
     from spikelib.runner import run_plan
     summary = run_plan(runs, root, scheduler=args.scheduler, workers=args.workers,
-                       threads_per_worker=args.threads_per_worker)
+                       threads_per_worker=args.threads_per_worker, shipped=use_shipped)
     print(summary.report(), file=sys.stderr)
     return 0 if summary.ok else 1
 

@@ -127,13 +127,15 @@ class Summary:
     finished: list
     failed: dict  # run key -> (run, error text)
     seconds: float
+    shipped: int = 0  # of already_done: copied from the repository's shipped runs
 
     @property
     def ok(self):
         return not self.failed
 
     def report(self):
-        lines = [f"runs: {self.planned} planned, {self.already_done} already done, "
+        shipped = f" ({self.shipped} of them shipped)" if self.shipped else ""
+        lines = [f"runs: {self.planned} planned, {self.already_done} already done{shipped}, "
                  f"{len(self.finished)} trained now, {len(self.failed)} failed, "
                  f"{self.seconds:.0f} s"]
         for run, error in self.failed.values():
@@ -166,14 +168,26 @@ def _examples_done(store, run):
 
 
 def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
-             retries=RETRIES, progress=True, fresh_process_share=FRESH_PROCESS_SHARE):
-    """Train every unfinished run of `runs` into `root` on Dask; returns a `Summary`."""
+             retries=RETRIES, progress=True, fresh_process_share=FRESH_PROCESS_SHARE,
+             shipped=None):
+    """Train every unfinished run of `runs` into `root` on Dask; returns a `Summary`.
+
+    A run that the repository ships for the present code (`spikelib.shipped`)
+    is copied in, not trained, unless `shipped` is False (default: unless the
+    environment sets SPIKELIB_RETRAIN=1).
+    """
     from distributed import wait
     started = time.perf_counter()
     store = Store(root)
+    if shipped is None:
+        shipped = os.environ.get("SPIKELIB_RETRAIN", "") in ("", "0")
+    adopted = []
+    if shipped:
+        from spikelib.shipped import adopt
+        adopted = adopt([run for run in runs if not store.is_done(run)], store)
     todo = sorted((run for run in runs if not store.is_done(run)),
                   key=lambda run: -run_seconds(run))
-    summary = Summary(len(runs), len(runs) - len(todo), [], {}, 0.0)
+    summary = Summary(len(runs), len(runs) - len(todo), [], {}, 0.0, len(adopted))
     if not todo:
         summary.seconds = time.perf_counter() - started
         return summary

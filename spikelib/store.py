@@ -119,6 +119,16 @@ class Store:
         shutil.rmtree(self.checkpoint_folder(run), ignore_errors=True)
         return self.results(run)
 
+    def publish_files(self, run, files):
+        """Publish a finished run from copies of its `files` (e.g. a shipped run's)."""
+        folder = self.folder(run)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        temporary = _temporary(folder)
+        temporary.mkdir()
+        for path in files:
+            shutil.copyfile(path, temporary / Path(path).name)
+        _publish(temporary, folder)
+
     def checkpoint_folder(self, run):
         return self.root / "checkpoints" / run.key
 

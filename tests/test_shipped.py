@@ -1,0 +1,123 @@
+"""Shipped runs: used only where they match the code, and proven by re-deriving them."""
+
+import json
+
+import pytest
+
+from spikelib import shipped
+from spikelib.config import paper_config
+from spikelib.runner import configure_threads, execute, run_plan
+from spikelib.runs import Run
+from spikelib.store import Store
+
+
+def _tiny(**changes):
+    budget = dict(epochs=2, train_examples=200, validation_examples=100, test_examples=100,
+                  batch_size=20)
+    return paper_config(0.0, 1, 8, **{**budget, **changes})
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """Two finished runs (spiking and conventional), shipped into a folder of their own."""
+    configure_threads(1)
+    root = tmp_path_factory.mktemp("made")
+    runs = [Run("sae", _tiny()), Run("ann", _tiny())]
+    for run in runs:
+        execute(run, str(root))
+    folder = tmp_path_factory.mktemp("shipped")
+    shipped.ship(runs, Store(root), folder)
+    return runs, root, folder
+
+
+def _copy(made, tmp_path):
+    import shutil
+    runs, _, folder = made
+    copy = tmp_path / "shipped"
+    shutil.copytree(folder, copy)
+    return runs, copy
+
+
+def test_a_plan_copies_shipped_runs_and_trains_nothing(made, tmp_path):
+    runs, root, folder = made
+    assert shipped.shipped_for(runs, folder) == runs
+    store = Store(tmp_path / "fresh")
+    adopted = shipped.adopt(runs, store, folder)
+    assert adopted == runs and all(store.is_done(run) for run in runs)
+    for run in runs:
+        assert store.results(run) == Store(root).results(run)
+    summary = run_plan(runs, tmp_path / "fresh", progress=False)
+    assert summary.ok and summary.finished == [] and summary.already_done == 2
+
+
+def test_the_proof_re_derives_and_reloads_exactly_on_the_same_machine(made):
+    runs, _, folder = made
+    ok, checks = shipped.verify(folder, sample=2, seed=0, progress=lambda line: None)
+    assert ok, [check.line() for check in checks if not check.ok]
+    epochs = [c for c in checks if c.quantity.startswith("epoch 1")]
+    reloads = [c for c in checks if c.quantity == "test_mse (reloaded)"]
+    assert {c.key for c in epochs} == {run.key for run in runs} and len(reloads) == 2
+    assert all(c.exact for c in checks)
+
+
+def test_a_changed_byte_fails_the_manifest(made, tmp_path):
+    runs, copy = _copy(made, tmp_path)
+    weights = copy / "runs" / runs[0].key / "model.weights.h5"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(shipped.ManifestError, match="changed: runs/.*model.weights.h5"):
+        shipped.verify(copy, sample=0)
+    (copy / "runs" / runs[1].key / "extra.txt").write_text("")
+    with pytest.raises(shipped.ManifestError, match="not in the manifest"):
+        shipped.read_manifest(copy)
+
+
+def _reseal(copy, name):
+    manifest = json.loads((copy / shipped.MANIFEST).read_text())
+    manifest["files"][name] = shipped._sha256(copy / name)
+    (copy / shipped.MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_a_changed_history_number_fails_the_re_derivation(made, tmp_path):
+    runs, copy = _copy(made, tmp_path)
+    name = f"runs/{runs[0].key}/results.json"
+    results = json.loads((copy / name).read_text())
+    results["history"][0]["validation_mse"] *= 1.0 + 1e-6
+    (copy / name).write_text(json.dumps(results))
+    _reseal(copy, name)  # even with the manifest rewritten to match
+    ok, checks = shipped.verify(copy, sample=2, seed=0, reload=False, progress=lambda line: None)
+    failed = [c for c in checks if not c.ok]
+    assert not ok and [c.quantity for c in failed] == ["epoch 1 validation_mse"]
+
+
+def test_a_changed_weight_fails_the_reloaded_test_error(made, tmp_path):
+    import h5py
+    import numpy as np
+    runs, copy = _copy(made, tmp_path)
+    name = f"runs/{runs[0].key}/model.weights.h5"
+    with h5py.File(copy / name, "r+") as handle:
+        weights = []
+        handle.visititems(lambda key, item: weights.append(item)
+                          if isinstance(item, h5py.Dataset) and item.size > 1 else None)
+        for item in weights:
+            item[...] = np.array(item) + 0.1
+    _reseal(copy, name)
+    ok, checks = shipped.verify(copy, sample=0, progress=lambda line: None)
+    assert not ok and [c.key for c in checks if not c.ok] == [runs[0].key]
+
+
+def test_new_training_code_uses_shipped_runs_only_once_certified(made, tmp_path, monkeypatch):
+    runs, copy = _copy(made, tmp_path)
+    real = shipped.code_digest
+    monkeypatch.setattr(shipped, "code_digest", lambda kind: "0" * 8)
+    changed = [Run(run.kind, run.config) for run in runs]
+    monkeypatch.setattr(Run, "key", property(
+        lambda self: f"{self.kind}-{self.config.digest()}-{'0' * 8}"))
+    assert shipped.shipped_for(changed, copy) == []
+    with pytest.raises(shipped.ManifestError, match="not proven to reproduce"):
+        shipped.verify(copy, sample=0)
+    assert shipped.certify(copy, sample=1, seed=0, progress=lambda line: None)
+    assert shipped.shipped_for(changed, copy) == changed
+    manifest = shipped.read_manifest(copy)
+    assert manifest["code"]["sae"] == sorted({real("sae"), "0" * 8})
