@@ -89,7 +89,7 @@ def _parser():
     train.add_argument("--verbose", action="store_true", help="show TensorFlow's own logs")
     run = commands.add_parser("run", help="train every run of a profile's plan on Dask")
     run.add_argument("--profile", default="book",
-                     help="ci, quick, verify, book or paper (default book)")
+                     help="ci, quick, verify, book, grid or paper (default book)")
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="a running Dask scheduler, e.g. tcp://host:8786 "
                           "(default: $DASK_SCHEDULER_ADDRESS, else an embedded LocalCluster)")

@@ -1,4 +1,4 @@
-"""Budgets for the experiments: `ci`, `quick` and `paper`.
+"""Budgets for the experiments: `ci`, `quick`, `verify`, `book`, `grid` and `paper`.
 
 A profile fixes how much is trained (examples, epochs, seeds) and which
 grid rows each section runs; it never changes the method.  Every table and
@@ -49,6 +49,9 @@ class Profile:
     shows_claims: tuple[str, ...] = ()
     # The sections this profile trains and checks (None: every section).
     sections: tuple[str, ...] | None = None
+    # Whether the grid section trains every tuned row (noise x latency x size)
+    # on every data set; the other sections' levels are the fields above.
+    full_grid: bool = False
 
     def config(self, dataset, noise=0.0, latency=1, n_hidden=32, seed=None, **overrides):
         """RunConfig of a tuned grid row under this profile's budget.
@@ -165,6 +168,21 @@ PROFILES = {
         ablation_latencies=(1, 16), fidelity_seeds=(0,), patience=2, min_delta=0.02,
         plateau=0.9, shows_claims=ALL_CLAIMS, ablation_epochs=30,
         baseline_budget=Budget(epochs=100, patience=5, min_delta=0.005)),
+    # The paper's whole grid: every tuned row on
+    # both data sets, the full split, one seed, each run until its curve has
+    # flattened (stopped after 3 epochs without a 1 % gain, epochs on the
+    # mean-image plateau not counted; at most the article's 100 epochs), the
+    # conventional autoencoder of each size and the ablation at every latency
+    # beside it.  The sweeps (C3, C4, C5, C7) draw every level on both data
+    # sets from it.  Hours of training: a campaign, resumable, in pieces.
+    "grid": Profile(
+        name="grid", description="the paper's whole grid: every tuned row on both data sets, "
+        "full split, each row until its curve flattens (at most 100 epochs), 1 seed",
+        train_examples=None, validation_examples=None, test_examples=None, epochs=100,
+        seeds=(0,), extra_hidden_sizes=(), patience=3, min_delta=0.01, plateau=0.9,
+        ablation_epochs=100, baseline_budget=Budget(epochs=100, patience=5, min_delta=0.005),
+        shows_claims=("C3", "C4", "C5", "C7"), full_grid=True,
+        sections=("grid", "latencies", "noise", "embedding_sizes", "inhibition")),
     "paper": Profile(
         name="paper", description="the article's budget: full split, 100 epochs, every row",
         train_examples=None, validation_examples=None, test_examples=None, epochs=100,

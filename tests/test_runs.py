@@ -34,7 +34,7 @@ def test_unique_merges_runs_with_one_key():
 
 def test_every_profile_plan_has_one_run_per_key():
     from spikelib.sections import plan
-    for profile in ("ci", "quick", "verify", "book", "paper"):
+    for profile in ("ci", "quick", "verify", "book", "grid", "paper"):
         runs = plan(profile)
         assert runs and len({run.key for run in runs}) == len(runs)
 
@@ -319,3 +319,21 @@ def test_a_compile_near_the_memory_map_limit_is_refused(monkeypatch):
     assert float(function(tf.constant(2.0))) == 4.0  # traced already: nothing to compile
     with pytest.raises(RuntimeError, match="memory-map limit"):
         function(tf.constant([1.0, 2.0]))
+
+
+def test_the_grid_profile_trains_every_tuned_row_on_both_data_sets_once():
+    from spikelib.config import paper_grid
+    from spikelib.profiles import get_profile
+    from spikelib.sections import grid, latencies, noise, plan
+    profile = get_profile("grid")
+    spiking = [run for run in grid.runs(profile) if run.kind == "sae"]
+    rows = {(r.config.data.dataset, r.config.data.noise, r.config.latency,
+             r.config.network.n_hidden) for r in spiking}
+    assert len(spiking) == len(rows) == 2 * len(paper_grid())
+    assert all(r.config.budget.epochs == 100 and r.config.data.train_examples is None
+               for r in spiking)
+    keys = {run.key for run in plan(profile)}
+    for section in (latencies, noise):
+        assert {run.key for run in section.runs(profile)} <= {run.key for run in spiking}
+    assert len(keys) == len(plan(profile))
+    assert grid.runs(get_profile("book")) == [] and grid.runs(get_profile("ci")) == []

@@ -24,7 +24,7 @@ from spikelib.store import Store, results_root, write_table
 
 # In book order.
 SECTIONS = ("model", "datasets", "latencies", "noise", "embedding_sizes", "classification",
-            "inhibition", "comparison", "fidelity")
+            "inhibition", "comparison", "fidelity", "grid")
 
 
 def section(name):

@@ -1,0 +1,67 @@
+"""Section "The whole grid": every tuned row of the paper on every data set.
+
+Every (noise, latency, embedding size) row of the authors' grid on each
+data set of the profile and each seed, beside the references of the same
+data: the mean image, PCA with as many components as the embedding, and the
+conventional autoencoder of the same size (the comparison section's runs,
+noise 0).  Only a profile with `full_grid` (the `grid` profile) trains it;
+for the others its plan is empty.
+"""
+
+from spikelib.analysis import reference_errors
+from spikelib.runs import Run
+from spikelib.sections import comparison
+from spikelib.sections.common import CURVE, RUN, curve_rows, run_row
+from spikelib.sections.schema import Table
+
+TABLES = {
+    # One row per data set, grid row and seed, with the references of its data and size.
+    "grid": Table("grid", {**RUN, "mean_image_mse": "float", "pca_mse": "float",
+                           "ann_mse": "float"}),
+    "grid_curves": Table("grid_curves", CURVE),
+}
+
+
+def rows(profile):
+    """(dataset, noise, latency, n_hidden, seed) of every spiking run, in grid order."""
+    if not profile.full_grid:
+        return []
+    return [(dataset, noise, latency, n_hidden, seed) for dataset in profile.datasets
+            for n_hidden in profile.hidden_sizes for noise in profile.noise_levels
+            for latency in profile.latencies for seed in profile.seeds]
+
+
+def run(profile, dataset, noise, latency, n_hidden, seed):
+    """The spiking run of one grid row on `dataset` with `seed`."""
+    return Run("sae", profile.config(dataset, noise=noise, latency=latency, n_hidden=n_hidden,
+                                     seed=seed))
+
+
+def conventional_runs(profile):
+    """The conventional autoencoder of every data set, size and seed (noise 0)."""
+    if not profile.full_grid:
+        return []
+    return [comparison.run(profile, dataset, n_hidden, seed, "ann")
+            for dataset in profile.datasets for n_hidden in profile.hidden_sizes
+            for seed in profile.seeds]
+
+
+def runs(profile):
+    return [run(profile, *row) for row in rows(profile)] + conventional_runs(profile)
+
+
+def tables(profile, results):
+    table, curves, conventional = [], [], {}
+    for item in conventional_runs(profile):
+        config = item.config
+        conventional[(config.data.dataset, config.network.n_hidden, config.seed)] = \
+            results(item)["test_mse"]
+    for row in rows(profile):
+        item = run(profile, *row)
+        found = results(item)
+        dataset, _, _, n_hidden, seed = row
+        table.append(dict(**run_row(profile, item, found), **reference_errors(item.config),
+                          ann_mse=conventional[(dataset, n_hidden, seed)]))
+        curves.extend(curve_rows(profile, item, found))
+    return {"grid": TABLES["grid"].frame(table),
+            "grid_curves": TABLES["grid_curves"].frame(curves)}
