@@ -129,15 +129,18 @@ def training_time(profile):
     {"planned": runs in the plan, "finished": finished runs, "seconds": the sum
     of their `run_seconds`, "busiest_worker": the largest sum over the runs of
     one worker (a lower bound on the runner's wall time, its workers training
-    side by side), "workers": distinct workers}.
+    side by side), "workers": distinct workers, "shipped": finished runs
+    copied from the shipped runs (their seconds are those of the machine
+    that made them)}.
     """
     from spikelib.sections import plan
     from spikelib.store import Store, results_root
     store = Store(results_root(profile))
     runs = plan(profile)
     per_worker = {}
-    finished = 0
+    finished = shipped = 0
     for item in store.finished(runs):
+        shipped += store.is_shipped(item)
         results = store.results(item)
         worker = results.get("worker") or f"{results.get('host', '')}:{results.get('pid', '')}"
         per_worker[worker] = per_worker.get(worker, 0.0) + run_seconds(results)
@@ -145,7 +148,7 @@ def training_time(profile):
     return {"planned": len(runs), "finished": finished,
             "seconds": sum(per_worker.values()),
             "busiest_worker": max(per_worker.values(), default=0.0),
-            "workers": len(per_worker)}
+            "workers": len(per_worker), "shipped": shipped}
 
 
 def notebook_seconds(report, leave_out=("rerun",)):

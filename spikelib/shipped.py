@@ -176,7 +176,7 @@ def adopt(runs, store, folder=SHIPPED):
         item = usable(run, manifest, shipped)
         if item is None or store.is_done(run):
             continue
-        store.publish_files(run, [item.folder / name for name in RUN_FILES])
+        store.publish_files(run, [item.folder / name for name in RUN_FILES], item.key)
         adopted.append(run)
     return adopted
 
@@ -364,6 +364,20 @@ def certify(folder=SHIPPED, sample=2, seed=None, progress=print):
     (Path(folder) / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     progress("certified: the present training code reproduces the shipped runs")
     return True
+
+
+def summary(folder=SHIPPED):
+    """{"runs", "usable" (by the present code), "mib", "commit"} of the shipped runs."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return dict(runs=0, usable=0, mib=0.0, commit=None)
+    shipped = shipped_runs(folder)
+    usable_runs = sum(usable(item.run, manifest, shipped) is not None
+                      for item in shipped.values())
+    size = sum((Path(folder) / name).stat().st_size for name in manifest["files"])
+    commits = sorted({entry["made"]["commit"] or "?" for entry in manifest["runs"].values()})
+    return dict(runs=len(shipped), usable=usable_runs, mib=size / 2**20,
+                commit=", ".join(commits))
 
 
 def status(folder=SHIPPED):

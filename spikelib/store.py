@@ -27,6 +27,7 @@ import pandas as pd
 from spikelib.runs import Run
 
 MARKER = "COMPLETE"
+SHIPPED = "SHIPPED"
 
 
 def results_root(profile):
@@ -119,15 +120,23 @@ class Store:
         shutil.rmtree(self.checkpoint_folder(run), ignore_errors=True)
         return self.results(run)
 
-    def publish_files(self, run, files):
-        """Publish a finished run from copies of its `files` (e.g. a shipped run's)."""
+    def publish_files(self, run, files, shipped_as=None):
+        """Publish a finished run from copies of its `files`; `shipped_as`: the
+        key of the shipped run they come from (`spikelib.shipped`), noted in
+        the file SHIPPED."""
         folder = self.folder(run)
         folder.parent.mkdir(parents=True, exist_ok=True)
         temporary = _temporary(folder)
         temporary.mkdir()
         for path in files:
             shutil.copyfile(path, temporary / Path(path).name)
+        if shipped_as is not None:
+            (temporary / SHIPPED).write_text(shipped_as + "\n")
         _publish(temporary, folder)
+
+    def is_shipped(self, run):
+        """Whether the finished run was copied from the shipped runs, not trained here."""
+        return (self.folder(run) / SHIPPED).exists()
 
     def checkpoint_folder(self, run):
         return self.root / "checkpoints" / run.key

@@ -43,7 +43,9 @@ def test_a_plan_copies_shipped_runs_and_trains_nothing(made, tmp_path):
     assert shipped.shipped_for(runs, folder) == runs
     store = Store(tmp_path / "fresh")
     adopted = shipped.adopt(runs, store, folder)
-    assert adopted == runs and all(store.is_done(run) for run in runs)
+    assert adopted == runs and all(store.is_done(run) and store.is_shipped(run) for run in runs)
+    assert shipped.summary(folder) == dict(runs=2, usable=2, mib=pytest.approx(
+        shipped.summary(folder)["mib"]), commit=shipped.summary(folder)["commit"])
     for run in runs:
         assert store.results(run) == Store(root).results(run)
     summary = run_plan(runs, tmp_path / "fresh", progress=False)
