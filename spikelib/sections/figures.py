@@ -123,3 +123,50 @@ def summary_figure(comparison):
                fontsize=9, bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
+
+
+def grid_heat_maps(table, datasets, sizes, noise_levels, latencies, value="test_mse",
+                   scale=None, label="test MSE", fmt="{:.3f}"):
+    """One heat map of `value` over noise (rows) x latency (columns) per data set
+    (figure rows) and embedding size (columns); a cell without a finished run
+    is blank with a dash, an unhealthy run's blank with an "x".
+
+    `scale`: a column to divide `value` by (e.g. "pca_mse"), shown as a ratio.
+    """
+    fig, axes = plt.subplots(len(datasets), len(sizes), squeeze=False, layout="constrained",
+                             figsize=(WIDE, 2.6 * len(datasets) + 0.4))
+    cells = np.full((len(datasets), len(sizes), len(noise_levels), len(latencies)), np.nan)
+    unhealthy = np.zeros(cells.shape, bool)
+    for _, row in table.iterrows():
+        index = (datasets.index(row["dataset"]), sizes.index(row["n_hidden"]),
+                 noise_levels.index(row["noise"]), latencies.index(row["latency"]))
+        cells[index] = row[value] / (row[scale] if scale else 1.0)
+        unhealthy[index] = row["health"] != "ok"
+    shown = np.where(unhealthy, np.nan, cells)
+    finite = shown[np.isfinite(shown)]
+    limits = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    middle = (limits[0] + limits[1]) / 2
+    for d, dataset in enumerate(datasets):
+        for s, n_hidden in enumerate(sizes):
+            ax = axes[d, s]
+            image = ax.imshow(shown[d, s], cmap="viridis_r", vmin=limits[0], vmax=limits[1],
+                              aspect="auto")
+            for i in range(len(noise_levels)):
+                for j in range(len(latencies)):
+                    cell = shown[d, s, i, j]
+                    text = ("x" if unhealthy[d, s, i, j] else "–" if not np.isfinite(cell)
+                            else fmt.format(cell))
+                    light = np.isfinite(cell) and cell > middle
+                    ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                            color="white" if light else "0.15")
+            ax.set_xticks(range(len(latencies)), [f"{v:g}" for v in latencies])
+            ax.set_yticks(range(len(noise_levels)),
+                          [f"{v:g}" for v in noise_levels] if s == 0 else [])
+            ax.grid(False)
+            ax.set_title(f"{dataset_name(dataset)}, {n_hidden} hidden", fontsize=10)
+            if d == len(datasets) - 1:
+                ax.set_xlabel("target latency")
+            if s == 0:
+                ax.set_ylabel("noise")
+    fig.colorbar(image, ax=axes, shrink=0.85, label=label)
+    return fig

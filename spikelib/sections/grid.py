@@ -50,18 +50,38 @@ def runs(profile):
     return [run(profile, *row) for row in rows(profile)] + conventional_runs(profile)
 
 
-def tables(profile, results):
+def tables(profile, results, finished_only=False):
+    """The grid tables; `finished_only`: of the runs finished so far (a
+    campaign in progress), the others left out."""
     table, curves, conventional = [], [], {}
     for item in conventional_runs(profile):
+        if finished_only and not results.store.is_done(item):
+            continue
         config = item.config
         conventional[(config.data.dataset, config.network.n_hidden, config.seed)] = \
             results(item)["test_mse"]
     for row in rows(profile):
         item = run(profile, *row)
+        if finished_only and not results.store.is_done(item):
+            continue
         found = results(item)
         dataset, _, _, n_hidden, seed = row
         table.append(dict(**run_row(profile, item, found), **reference_errors(item.config),
-                          ann_mse=conventional[(dataset, n_hidden, seed)]))
+                          ann_mse=conventional.get((dataset, n_hidden, seed), float("nan"))))
         curves.extend(curve_rows(profile, item, found))
     return {"grid": TABLES["grid"].frame(table),
             "grid_curves": TABLES["grid_curves"].frame(curves)}
+
+
+def campaign(profile="grid"):
+    """(Results, tables) of the grid campaign as far as it has come, training nothing.
+
+    The runs the repository ships for the present code are copied in first
+    (`spikelib.shipped`), so a fresh clone shows the shipped campaign.
+    """
+    from spikelib.sections import Results
+    from spikelib.shipped import adopt
+    results = Results(profile)
+    planned = runs(results.profile)
+    adopt([item for item in planned if not results.store.is_done(item)], results.store)
+    return results, tables(results.profile, results, finished_only=True)
