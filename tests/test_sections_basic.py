@@ -176,3 +176,11 @@ def test_unhealthy_runs_are_left_out_of_the_mean_line():
     fig, ax = plt.subplots()
     assert not figures.runs_and_mean(ax, frame[frame["health"] == "ok"], "latency")
     plt.close(fig)
+
+
+def test_every_chapter_words_its_budget_note_the_same_way():
+    from spikelib.profiles import get_profile
+    from spikelib.sections.chapter import budget_note
+    assert budget_note(get_profile("book"), "C3") == ""
+    quick = budget_note(get_profile("quick"), "C3")
+    assert quick.startswith("*The 'quick' budget is a first look") and "claim C3" in quick
