@@ -49,12 +49,25 @@ def measured(root):
             for size in sorted(train)}
 
 
+def conventional_rate(root):
+    """(median training examples/s of the conventional runs in `root`, runs)."""
+    rates = []
+    for path in sorted(Path(root).glob("runs/ann-*/results.json")):
+        results = json.loads(path.read_text())
+        epochs = len(results["history"]["loss"])
+        rates.append(epochs * _count(results["config"], "train") / results["train_seconds"])
+    return (statistics.median(rates) if rates else float("nan")), len(rates)
+
+
 def main():
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("results/book")
     print(f"finished spiking runs under {root}, epochs after the first:")
     print("n_hidden  train ex/s  eval ex/s  first-epoch extra s  runs")
     for size, (train, evaluation, startup, count) in measured(root).items():
         print(f"{size:>8} {train:>11.0f} {evaluation:>10.0f} {startup:>20.1f} {count:>5}")
+    rate, count = conventional_rate(root)
+    print(f"conventional autoencoder: {rate:.0f} training ex/s (median of {count} runs, "
+          "evaluation and start-up included)")
     seconds = [json.loads(p.read_text())["train_seconds"] for p in Path(root).glob(
         "runs/*/results.json")]
     runs = [Run.from_dict(json.loads(p.read_text())) for p in Path(root).glob(
