@@ -3,8 +3,9 @@
 `shipped/runs/<key>/` holds finished runs exactly as the results store
 writes them (results.json: config, per-epoch history, test error;
 model.weights.h5), `shipped/manifest.json` their SHA-256 sums and what
-made them: the commit, the digests of the training code (`runs.code_digest`),
-package versions, CPU and its vector features.
+made them: the digests of the training code (in each run's key,
+`runs.code_digest`), the commit they were shipped at, package versions, CPU
+and its vector features.
 
 A plan uses a shipped run when the run's key matches the code: the same
 config and the same training-code digest, or a digest that `certify`
@@ -185,7 +186,7 @@ def ship(runs, store, folder=SHIPPED):
     """Put the finished `runs` of `store` into the shipped folder and rewrite its manifest."""
     folder = Path(folder)
     manifest = read_manifest(folder) or dict(files={}, runs={}, code={})
-    made = dict(commit=_commit(), **environment())
+    made = dict(shipped_at=_commit(), **environment())
     for run in runs:
         if not store.is_done(run):
             raise FileNotFoundError(f"run {run.label()} ({run.key}) is not finished in "
@@ -375,7 +376,7 @@ def summary(folder=SHIPPED):
     usable_runs = sum(usable(item.run, manifest, shipped) is not None
                       for item in shipped.values())
     size = sum((Path(folder) / name).stat().st_size for name in manifest["files"])
-    commits = sorted({entry["made"]["commit"] or "?" for entry in manifest["runs"].values()})
+    commits = sorted({entry["made"]["shipped_at"] or "?" for entry in manifest["runs"].values()})
     return dict(runs=len(shipped), usable=usable_runs, mib=size / 2**20,
                 commit=", ".join(commits))
 
