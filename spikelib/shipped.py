@@ -251,9 +251,13 @@ def _reloaded_test_error(item):
     from spikelib.baselines import mse
     from spikelib.conventional import ConventionalParameters, new_conventional
     from spikelib.encoding import as_values
-    model = new_conventional(run.config.network.n_hidden, run.config.seed,
-                             ConventionalParameters())
+    import keras
+    parameters = ConventionalParameters()
+    model = new_conventional(run.config.network.n_hidden, run.config.seed, parameters)
     model.load_weights(item.folder / "model.weights.h5")
+    # Compiled as trained: its test error came from the XLA-compiled predict.
+    model.compile(optimizer=keras.optimizers.Adam(parameters.learning_rate), loss="mse",
+                  jit_compile=True)
     reconstruction = model.predict(as_values(data.test_inputs), batch_size=1000, verbose=0)
     return float(mse(reconstruction, data.test_clean).mean())
 
