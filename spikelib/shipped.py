@@ -426,8 +426,13 @@ def main(argv=None):
             from spikelib.profiles import get_profile
             from spikelib.sections import plan
             profile = get_profile(args.profile)
-            manifest = ship(plan(profile), Store(results_root(profile)))
-            print(f"shipped: {len(manifest['runs'])} runs in {SHIPPED}")
+            store = Store(results_root(profile))
+            runs = plan(profile)
+            finished = store.finished(runs)
+            manifest = ship(finished, store)
+            print(f"shipped {len(finished)} of the {len(runs)} runs of profile {profile.name} "
+                  f"({len(runs) - len(finished)} not finished); {len(manifest['runs'])} runs "
+                  f"in {SHIPPED}")
             return 0
         if args.command == "certify":
             return 0 if certify(sample=args.sample, seed=args.seed) else 1
