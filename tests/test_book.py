@@ -335,7 +335,7 @@ def test_training_time_sums_the_finished_runs_of_the_plan(tmp_path, monkeypatch)
     (stale / "COMPLETE").write_text("")
     assert reproduce.training_time("ci") == {
         "planned": len(runs), "finished": 3, "seconds": 150.0, "busiest_worker": 130.0,
-        "workers": 2}
+        "workers": 2, "shipped": 0}
 
 
 def test_notebook_seconds_leave_out_this_page():

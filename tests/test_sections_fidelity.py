@@ -34,8 +34,8 @@ def test_the_packaged_reference_has_three_rows_and_their_epochs():
     assert frame["test_mse"].between(0.0, 1.0).all()
 
 
-def test_the_section_is_the_last_of_the_book():
-    assert SECTIONS[-1] == "fidelity"
+def test_the_section_is_the_last_of_the_paper_before_the_whole_grid():
+    assert SECTIONS[-2:] == ("fidelity", "grid")
 
 
 @pytest.mark.parametrize("profile", [FULL, PAPER, get_profile("book")],
