@@ -17,7 +17,7 @@ import math
 
 # A run judged with this many epochs (and this gain) when its budget has no
 # patience of its own (e.g. a fixed-epoch profile).
-DEFAULT_PATIENCE, DEFAULT_MIN_DELTA = 2, 0.02
+DEFAULT_PATIENCE, DEFAULT_MIN_DELTA = 3, 0.01
 
 
 def still_learning(validation, stop_reason, patience=None, min_delta=None, on_plateau=None):

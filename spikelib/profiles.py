@@ -149,23 +149,29 @@ PROFILES = {
     # The default of `make book`, designed from measured learning curves
     # (MNIST, seed 0, full split): latency-1 rows flatten by epoch 8-12; the
     # (0, 16, 32) and (0.8, 1, 32) rows sit on the mean-image plateau until
-    # epoch 6-9 and are still falling at 14; the ablation at latency 16 never
-    # leaves it in 15.  So: at most 15 epochs, stopped after 2 epochs without a
-    # 2 % improvement, epochs on the plateau not counted; the ablation up to 30
-    # epochs (3x what the full model needs to leave the plateau), and the
-    # conventional autoencoder, ~20x faster per epoch, up to 100 epochs,
-    # stopped only after 5 epochs without a 0.5 % gain: a baseline trained
-    # until flat, not until the spiking runs' budget runs out.  To fit 2 hours on 2
+    # epoch 6-10 and are still falling at 15; the ablation at latency 16 never
+    # leaves it in 15.  The stopping rule is the grid's: 3 epochs without a
+    # 1 % gain, epochs on the plateau not counted.  Replayed on the recorded
+    # curves (`benchmarks/stopping_rules.py`), the earlier 2 epochs / 2 %
+    # stopped 7 of the 13 curves recorded past its stop more than 2 % (up
+    # to 6.8 %) above the best they reached later, and stopped Fashion-MNIST
+    # (0, 1, 32) at epoch 5 in one build and 11 in another: stopping time
+    # read as seed spread.  So: at
+    # most 20 epochs under that rule; the ablation up to 30 epochs (3x what
+    # the full model needs to leave the plateau), and the conventional
+    # autoencoder, ~20x faster per epoch, up to 100 epochs, stopped only
+    # after 5 epochs without a 0.5 % gain: a baseline trained until flat,
+    # not until the spiking runs' budget runs out.  To fit 2 hours on 2
     # cores the sweeps over latency and noise (C3, C4, C7) run on MNIST at
     # three levels each, the ablation at the lowest and highest latency, and
     # the fidelity section (the reference's 10 and 20 epochs) with one seed.
     "book": Profile(
         name="book", description="every claim, each row trained until its learning curve "
-        "flattens (at most 15 epochs), 2 seeds; latency and noise sweeps on MNIST",
-        train_examples=None, validation_examples=2000, test_examples=5000, epochs=15,
+        "flattens (at most 20 epochs), 2 seeds; latency and noise sweeps on MNIST",
+        train_examples=None, validation_examples=2000, test_examples=5000, epochs=20,
         seeds=(0, 1), sweep_datasets=("mnist",), latencies=(1, 4, 16),
         noise_levels=(0.0, 0.4, 0.8), hidden_sizes=(8, 16, 32), extra_hidden_sizes=(),
-        ablation_latencies=(1, 16), fidelity_seeds=(0,), patience=2, min_delta=0.02,
+        ablation_latencies=(1, 16), fidelity_seeds=(0,), patience=3, min_delta=0.01,
         plateau=0.9, shows_claims=ALL_CLAIMS, ablation_epochs=30,
         baseline_budget=Budget(epochs=100, patience=5, min_delta=0.005)),
     # The paper's whole grid: every tuned row on

@@ -20,3 +20,20 @@ def epochs_without_improvement(validation, best_error, since_improvement, min_de
     if plateau is not None and validation >= plateau:
         return 0
     return since_improvement + 1
+
+
+def replay(validation, patience, min_delta, plateau=None):
+    """The epoch (1-based) at which the rule stops a run with this validation curve.
+
+    None when the curve ends before the rule stops it.  Replaying recorded
+    curves is how a rule is checked against others: a run stopped later
+    tells how much an earlier stop would have lost.
+    """
+    best_error, since_improvement = float("inf"), 0
+    for epoch, error in enumerate(validation, start=1):
+        since_improvement = epochs_without_improvement(error, best_error, since_improvement,
+                                                       min_delta, plateau)
+        best_error = min(best_error, error)
+        if since_improvement >= patience:
+            return epoch
+    return None

@@ -11,7 +11,7 @@ from spikelib.config import paper_config
 from spikelib.experiment import health, prepare_data, train_and_test
 from spikelib.runs import TRAINING_CODE, Run, code_digest, unique
 from spikelib.store import MARKER, Store
-from spikelib.stopping import epochs_without_improvement
+from spikelib.stopping import epochs_without_improvement, replay
 
 PACKAGE = Path(__file__).resolve().parent.parent / "spikelib"
 
@@ -180,17 +180,31 @@ def test_epochs_on_the_mean_image_plateau_do_not_count_towards_patience():
              0.0384, 0.0318, 0.0317, 0.0316]
 
     def stopped_at(plateau, patience=2, min_delta=0.02):
-        best, since = float("inf"), 0
-        for epoch, error in enumerate(curve, start=1):
-            since = epochs_without_improvement(error, best, since, min_delta, plateau)
-            best = min(best, error)
-            if since >= patience:
-                return epoch
-        return None
+        return replay(curve, patience, min_delta, plateau)
 
     assert stopped_at(plateau=None) == 5
     assert stopped_at(plateau=0.9 * 0.0639) == 14
     assert stopped_at(plateau=0.9 * 0.0639, patience=3) is None
+
+
+def test_replaying_the_rule_on_a_shipped_curve_gives_the_recorded_stop():
+    shipped = sorted((Path(__file__).parent.parent / "shipped" / "runs").glob("*/results.json"))
+    judged = 0
+    for path in shipped:
+        results = json.loads(path.read_text())
+        budget = results["config"]["budget"]
+        if budget["patience"] is None or "mean_image_mse" not in results:
+            continue
+        plateau = None if budget["plateau"] is None else (
+            budget["plateau"] * results["mean_image_mse"])
+        validation = [record["validation_mse"] for record in results["history"]]
+        stop = replay(validation, budget["patience"], budget["min_delta"], plateau)
+        expected = results["epochs_run"] if results["stop_reason"] == "patience" else None
+        # Training's plateau bar is the mean image's error on the validation
+        # images, `mean_image_mse` the test images': the same stops here.
+        assert stop == expected, (path.parent.name, stop, results["epochs_run"])
+        judged += 1
+    assert judged >= 10
 
 
 def test_a_run_records_its_epochs_on_the_plateau():

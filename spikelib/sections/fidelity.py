@@ -167,7 +167,7 @@ def run(profile, row, seed):
         epochs = min(profile.epochs, SMOKE_EPOCHS)
     return Run("sae", profile.config(row.dataset, noise=row.noise, latency=row.latency,
                                      n_hidden=row.n_hidden, seed=seed, epochs=epochs,
-                                     patience=None, **split))
+                                     patience=None, min_delta=0.0, **split))
 
 
 def seeds(profile):
