@@ -43,6 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "shipped"
 MANIFEST = "manifest.json"
 RUN_FILES = ("results.json", "model.weights.h5")
+# The profiles whose runs are shipped; `ship` removes runs that none of them plans.
+SHIPPING_PROFILES = ("book", "grid")
 # Where the machine differs from the one that made the runs.  Epoch-1 errors:
 # rounding-level changes alone (every initial weight moved by one float32
 # ulp; or the same code on two machines of this kind) moved the README row's
@@ -207,6 +209,27 @@ def ship(runs, store, folder=SHIPPED):
     return manifest
 
 
+def prune(keep, folder=SHIPPED):
+    """Remove the shipped runs that stand for none of the runs `keep`; their keys.
+
+    A run stands for a planned run when their configs match (its code
+    digest may be stale: `verify` reports those).  The manifest is rewritten.
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return []
+    wanted = {run.key.rsplit("-", 1)[0] for run in keep}
+    removed = [item.key for config, item in shipped_runs(folder).items() if config not in wanted]
+    for key in removed:
+        shutil.rmtree(folder / "runs" / key)
+        manifest["runs"].pop(key, None)
+        for name in RUN_FILES:
+            manifest["files"].pop(f"runs/{key}/{name}", None)
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return removed
+
+
 def _relative(a, b):
     return abs(a - b) / max(abs(b), 1e-12)
 
@@ -339,7 +362,8 @@ def certify(folder=SHIPPED, sample=2, seed=None, progress=print):
     record its digests in the manifest; returns whether it did.
 
     Only on a machine like the one that made them (vector features and packages), where
-    equality is exact; `sample` runs of each kind re-derive their first epoch.
+    equality is exact; of each kind, `sample` runs made by each other code digest
+    re-derive their first epoch (runs made by the present code prove nothing).
     """
     import numpy as np
     manifest = read_manifest(folder)
@@ -347,12 +371,16 @@ def certify(folder=SHIPPED, sample=2, seed=None, progress=print):
     here = environment()
     rng = np.random.default_rng(seed)
     for kind in KINDS:
-        mine = [item for item in shipped if item.run.kind == kind]
-        if not mine:
-            continue
         now = code_digest(kind)
-        for index in rng.choice(len(mine), min(sample, len(mine)), replace=False):
-            item = mine[index]
+        older = {}
+        for item in shipped:
+            if item.run.kind == kind and item.digest != now:
+                older.setdefault(item.digest, []).append(item)
+        chosen = [mine[index] for mine in older.values()
+                  for index in rng.choice(len(mine), min(sample, len(mine)), replace=False)]
+        if not chosen:
+            continue
+        for item in chosen:
             if not same_machine(manifest["runs"][item.key]["made"], here):
                 progress(f"cannot certify on this machine: {item.key} was made with "
                          f"{manifest['runs'][item.key]['made']['vector_features']} and "
@@ -429,10 +457,13 @@ def main(argv=None):
             store = Store(results_root(profile))
             runs = plan(profile)
             finished = store.finished(runs)
-            manifest = ship(finished, store)
+            ship(finished, store)
+            removed = prune([run for name in SHIPPING_PROFILES for run in plan(name)])
+            manifest = read_manifest()
             print(f"shipped {len(finished)} of the {len(runs)} runs of profile {profile.name} "
-                  f"({len(runs) - len(finished)} not finished); {len(manifest['runs'])} runs "
-                  f"in {SHIPPED}")
+                  f"({len(runs) - len(finished)} not finished); removed {len(removed)} runs "
+                  f"that no plan of {', '.join(SHIPPING_PROFILES)} has any more; "
+                  f"{len(manifest['runs'])} runs in {SHIPPED}")
             return 0
         if args.command == "certify":
             return 0 if certify(sample=args.sample, seed=args.seed) else 1

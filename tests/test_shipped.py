@@ -124,3 +124,49 @@ def test_new_training_code_uses_shipped_runs_only_once_certified(made, tmp_path,
     assert shipped.shipped_for(changed, copy) == changed
     manifest = shipped.read_manifest(copy)
     assert manifest["code"]["sae"] == sorted({real("sae"), "0" * 8})
+
+
+def test_pruning_removes_the_runs_no_plan_has_and_keeps_the_manifest_whole(made, tmp_path):
+    runs, copy = _copy(made, tmp_path)
+    kept, dropped = runs
+    assert shipped.prune([kept], copy) == [dropped.key]
+    assert not (copy / "runs" / dropped.key).exists()
+    manifest = shipped.read_manifest(copy)  # raises on any mismatch with the files
+    assert list(manifest["runs"]) == [kept.key]
+    assert shipped.shipped_for(runs, copy) == [kept]
+
+
+@pytest.fixture
+def real_copy(tmp_path):
+    """A copy of the repository's shipped folder holding one of its conventional runs."""
+    import shutil
+    copy = tmp_path / "shipped"
+    shutil.copytree(shipped.SHIPPED, copy)
+    manifest = shipped.read_manifest(copy)
+    usable = [item for item in shipped.shipped_runs(copy).values() if item.run.kind == "ann"
+              and shipped.usable(item.run, manifest, shipped.shipped_runs(copy)) is item]
+    if not usable:
+        pytest.skip("no shipped conventional run matches the present code")
+    shipped.prune([usable[0].run], copy)
+    return usable[0], copy
+
+
+def test_corrupting_a_real_shipped_run_fails_the_proof(real_copy):
+    item, copy = real_copy
+    ok, checks = shipped.verify(copy, sample=1, seed=0, progress=lambda line: None)
+    assert ok and len(checks) == 4, [check.line() for check in checks]
+    name = f"runs/{item.key}/results.json"
+    results = json.loads((copy / name).read_text())
+    results["history"][0]["test_mse"] *= 1.5  # beyond the tolerance of any machine
+    (copy / name).write_text(json.dumps(results))
+    with pytest.raises(shipped.ManifestError, match="changed: runs/.*results.json"):
+        shipped.read_manifest(copy)
+    _reseal(copy, name)
+    ok, checks = shipped.verify(copy, sample=1, seed=0, reload=False, progress=lambda line: None)
+    assert not ok and [c.quantity for c in checks if not c.ok] == ["epoch 1 test_mse"]
+    weights = copy / "runs" / item.key / "model.weights.h5"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(shipped.ManifestError, match="changed: runs/.*model.weights.h5"):
+        shipped.verify(copy, sample=0)
