@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test verify sweep bench profile candidates train-readme clean kernel runs reproduce book ship shipped-proof
+.PHONY: help setup data test verify sweep bench profile candidates train-readme clean kernel runs tables reproduce book ship shipped-proof
 
 help:  ## List the targets
 	@echo "spikelib make targets:"
@@ -26,7 +26,8 @@ help:  ## List the targets
 	@echo "  clean         remove $(VENV) and build artefacts (keeps the data cache)"
 	@echo "  kernel        register the Jupyter kernel 'spikelib' in $(VENV)"
 	@echo "  runs          train every run of PROFILE's plan on Dask (SCHEDULER=tcp://host:8786 for a cluster)"
-	@echo "  reproduce     runs, then execute every notebook under PROFILE=ci|quick|book|paper (default book)"
+	@echo "  tables        runs, then compute every section's tables from them (results/PROFILE/tables)"
+	@echo "  reproduce     tables, then execute every notebook under PROFILE=ci|quick|book|paper (default book)"
 	@echo "  book          reproduce, then build the Jupyter Book into _build/html (PROFILE=...)"
 	@echo "                (shipped runs are used where they match the code; RETRAIN=1 trains all)"
 	@echo "  ship          ship the finished runs of PROFILE with the repository (shipped/)"
@@ -107,7 +108,10 @@ export SPIKELIB_RETRAIN := $(RETRAIN)
 runs: setup data
 	$(PY) -m spikelib run --profile $(PROFILE) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-reproduce: runs kernel
+tables: runs
+	$(PY) -m spikelib tables --profile $(PROFILE)
+
+reproduce: tables kernel
 	$(PY) -m spikelib.reproduce --profile $(PROFILE)
 
 book: reproduce

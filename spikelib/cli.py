@@ -6,6 +6,8 @@ every other config field can be overridden with its own flag
 writes results.json and model.weights.h5 to --out.  `run` trains every run
 of a profile's plan on Dask (an embedded LocalCluster, or the cluster at
 --scheduler); `--dry-run` prints the plan and its cost without training.
+`tables` computes every section's tables from the finished runs (`make
+tables`, between the runs and the notebooks).
 """
 
 import argparse
@@ -14,6 +16,7 @@ import json
 import math
 import os
 import sys
+import time
 import types
 import typing
 from pathlib import Path
@@ -101,6 +104,14 @@ def _parser():
     run.add_argument("--retrain", action="store_true",
                      help="train every run, also those the repository ships (default: "
                           "$SPIKELIB_RETRAIN)")
+    tables = commands.add_parser(
+        "tables", help="compute every section's tables from a profile's finished runs")
+    tables.add_argument("--profile", default="book",
+                        help="ci, quick, verify, book, grid or paper (default book)")
+    tables.add_argument("--only", nargs="+", default=None, metavar="SECTION",
+                        help="these sections only (e.g. latencies noise)")
+    tables.add_argument("--force", action="store_true",
+                        help="recompute also the tables whose runs and code are unchanged")
     commands.add_parser("grid", help="print the tuned grid rows")
     return parser
 
@@ -193,6 +204,25 @@ def _run(args):
     return 0 if summary.ok else 1
 
 
+def _tables(args):
+    """The sections' tables, computed between the runs and the notebooks (`make tables`)."""
+    from spikelib.profiles import get_profile
+    from spikelib.sections import SECTIONS, compute_all
+    profile = get_profile(args.profile)
+    unknown = sorted(set(args.only or ()) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown section {', '.join(unknown)}; the sections are "
+                         f"{', '.join(SECTIONS)}")
+    from spikelib.quiet import quiet_notebook
+    quiet_notebook()
+    started = time.perf_counter()
+    done = compute_all(profile, only=args.only, force=args.force,
+                       progress=lambda line: print(line, file=sys.stderr))
+    print(f"tables of profile {profile.name}: {len(done)} sections in "
+          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return 0
+
+
 def _load_tensorflow(args):
     if not getattr(args, "verbose", False):
         _quiet_tensorflow()
@@ -216,6 +246,8 @@ def main(argv=None):
             return _train(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "tables":
+            return _tables(args)
         for row in paper_grid():
             print(json.dumps(row))
     except (ValueError, DataUnavailableError) as error:

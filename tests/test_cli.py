@@ -120,3 +120,16 @@ def test_reproduce_refuses_a_profile_that_covers_some_sections_only(capsys):
         reproduce.main(["--profile", "verify"])
     assert stopped.value.code == 2
     assert "does not build the book" in capsys.readouterr().err
+
+
+def test_tables_names_an_unknown_section(capsys):
+    assert main(["tables", "--profile", "ci", "--only", "latency"]) == 2
+    assert "unknown section latency; the sections are model, datasets" in capsys.readouterr().err
+
+
+def test_tables_computes_a_section_and_then_finds_it_up_to_date(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPIKELIB_RESULTS", str(tmp_path))
+    assert main(["tables", "--profile", "ci", "--only", "model"]) == 0
+    assert main(["tables", "--profile", "ci", "--only", "model"]) == 0
+    err = capsys.readouterr().err
+    assert "tables of model: computed" in err and "tables of model: up to date" in err

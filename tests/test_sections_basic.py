@@ -184,3 +184,19 @@ def test_every_chapter_words_its_budget_note_the_same_way():
     assert budget_note(get_profile("book"), "C3") == ""
     quick = budget_note(get_profile("quick"), "C3")
     assert quick.startswith("*The 'quick' budget is a first look") and "claim C3" in quick
+
+
+def test_written_tables_are_read_back_as_computed_until_their_runs_or_code_change(
+        tmp_path, monkeypatch):
+    from spikelib import sections
+    monkeypatch.setenv("SPIKELIB_RESULTS", str(tmp_path))
+    computed = sections.compute("model", CI).tables["model_gradient_check"]
+    stamp = tmp_path / "ci" / "tables" / "model.stamp.json"
+    assert stamp.exists()
+    loaded = sections.load("model", CI).tables["model_gradient_check"]
+    pd.testing.assert_frame_equal(loaded, computed, check_exact=True)
+    said = []
+    assert sections.compute_all(CI, only=("model",), progress=said.append)[0][2] == "up to date"
+    monkeypatch.setattr(sections, "library_digest", lambda: "changed")
+    assert sections.compute_all(CI, only=("model",), progress=said.append)[0][2] == "computed"
+    assert "tables of model: computed" in said[-1]

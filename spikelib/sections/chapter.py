@@ -2,8 +2,8 @@
 
 A chapter's first cell calls `open_chapter`: it loads TensorFlow without its
 start-up lines (so it comes before anything that imports TensorFlow), sets
-the book's theme, computes the section's tables (training what is missing)
-and glues the sentences every chapter shows: the budget, what health and
+the book's theme, loads the section's tables (as `make tables` wrote them,
+or computed, training what is missing) and glues the sentences every chapter shows: the budget, what health and
 "still learning" mean, and the note a budget too small for the chapter's
 claim gets.
 """
@@ -32,7 +32,7 @@ def open_chapter(section, profile, claim, prefix=None):
     from spikelib.plotting import set_theme
     from spikelib.sections.report import HEALTH_MEANING, STILL_LEARNING_MEANING
     set_theme()
-    results = sections.compute(section, profile, progress=False)
+    results = sections.load(section, profile, progress=False)
     prefix = prefix or section
     glue(f"{prefix}_budget", Markdown(results.profile.caption()), display=False)
     glue(f"{prefix}_meanings", Markdown(f"{HEALTH_MEANING} {STILL_LEARNING_MEANING}"),
