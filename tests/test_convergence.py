@@ -51,7 +51,8 @@ def test_a_run_on_the_plateau_at_its_cap_is_still_learning():
 def test_a_budget_without_patience_is_judged_by_the_default_rule():
     assert still_learning([0.05], "max_epochs")  # one epoch: nothing says it has flattened
     assert still_learning([0.05, 0.04], "max_epochs")
-    assert not still_learning([0.05, 0.049, 0.049], "max_epochs")
+    assert still_learning([0.05, 0.049, 0.049], "max_epochs")  # fewer epochs than the patience
+    assert not still_learning([0.05, 0.049, 0.0489, 0.0488, 0.0487], "max_epochs")
 
 
 def test_a_run_at_the_mean_image_error_is_off_target():

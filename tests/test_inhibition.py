@@ -57,8 +57,8 @@ def frames():
     for run in inhibition.runs(CI):
         latency = run.config.latency
         if not run.config.network.nonnegative_weights:
-            by_key[run.key] = _results([0.004, 0.003, 0.003, 0.003])  # flat: converged
-        elif latency == 1:  # still improving by far more than 2 % at the cap
+            by_key[run.key] = _results([0.004, 0.003, 0.003, 0.003, 0.003])  # flat: converged
+        elif latency == 1:  # still improving by far more than 1 % at the cap
             by_key[run.key] = _results([0.09, 0.05, 0.03, 0.02])
         else:  # flat at the mean image's error, far above any plateau threshold
             by_key[run.key] = _results([10.0] * 5, health="off_target")

@@ -351,3 +351,24 @@ def test_the_grid_profile_trains_every_tuned_row_on_both_data_sets_once():
         assert {run.key for run in section.runs(profile)} <= {run.key for run in spiking}
     assert len(keys) == len(plan(profile))
     assert grid.runs(get_profile("book")) == [] and grid.runs(get_profile("ci")) == []
+
+
+def test_the_grid_claims_stay_pending_until_every_run_of_their_section_is_done(
+        tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from spikelib import claims, sections
+    from spikelib.profiles import get_profile
+    from spikelib.sections import grid
+    monkeypatch.setenv("SPIKELIB_RESULTS", str(tmp_path))
+    profile = get_profile("grid")
+    rows = grid.claims_progress("grid")
+    assert [row["claim"] for row in rows] == list(profile.shows_claims)
+    for row in rows:
+        planned = sections.section(row["section"]).runs(profile)
+        assert row["planned"] == len(planned) and row["finished"] < row["planned"]
+        assert row["verdict"] == "pending"
+    monkeypatch.setattr(sections.Store, "is_done", lambda store, run: True)
+    monkeypatch.setattr(sections, "load", lambda *args, **kwargs: None)
+    monkeypatch.setattr(claims, "check", lambda claim, profile: SimpleNamespace(status="FAIL"))
+    assert {row["verdict"] for row in grid.claims_progress("grid")} == {"FAIL"}

@@ -73,6 +73,31 @@ def tables(profile, results, finished_only=False):
             "grid_curves": TABLES["grid_curves"].frame(curves)}
 
 
+def claims_progress(profile="grid"):
+    """[{claim, section, finished, planned, verdict}] of the claims `profile` shows.
+
+    A claim gets its verdict (`spikelib.claims.check`) only once every run
+    of its section has finished; until then it is "pending": a campaign in
+    progress gives no verdict, whichever way its finished runs point.
+    """
+    from spikelib import claims, sections
+    from spikelib.shipped import adopt
+    results = sections.Results(profile)
+    rows = []
+    for claim_id in results.profile.shows_claims:
+        name = claims.CLAIMS[claim_id][1]
+        planned = sections.section(name).runs(results.profile)
+        adopt([item for item in planned if not results.store.is_done(item)], results.store)
+        finished = sum(results.store.is_done(item) for item in planned)
+        verdict = "pending"
+        if finished == len(planned):
+            sections.load(name, results.profile, progress=False)
+            verdict = claims.check(claim_id, results.profile).status
+        rows.append(dict(claim=claim_id, section=name, finished=finished,
+                         planned=len(planned), verdict=verdict))
+    return rows
+
+
 def campaign(profile="grid"):
     """(Results, tables) of the grid campaign as far as it has come, training nothing.
 
