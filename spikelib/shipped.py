@@ -143,11 +143,19 @@ class ShippedRun:
         return self.key.rsplit("-", 1)[1]
 
 
-def shipped_runs(folder=SHIPPED):
-    """{config key without code digest: ShippedRun} of every shipped run."""
+def shipped_runs(folder=SHIPPED, every=False):
+    """{config key without code digest: ShippedRun} of every shipped run.
+
+    `ship` keeps one run per config; with `every`, {config key: [ShippedRun]}.
+    """
     runs = Path(folder) / "runs"
     found = [ShippedRun(p.name, p) for p in sorted(runs.iterdir()) if p.is_dir()] \
         if runs.exists() else []
+    if every:
+        grouped = {}
+        for item in found:
+            grouped.setdefault(item.key.rsplit("-", 1)[0], []).append(item)
+        return grouped
     return {item.key.rsplit("-", 1)[0]: item for item in found}
 
 
@@ -185,7 +193,12 @@ def adopt(runs, store, folder=SHIPPED):
 
 
 def ship(runs, store, folder=SHIPPED):
-    """Put the finished `runs` of `store` into the shipped folder and rewrite its manifest."""
+    """Put the finished `runs` of `store` into the shipped folder and rewrite its manifest.
+
+    A run replaces any shipped run of the same config made by other code.  The
+    manifest's code digests list only what `certify` proved: runs the present
+    code made are usable without it.
+    """
     folder = Path(folder)
     manifest = read_manifest(folder) or dict(files={}, runs={}, code={})
     made = dict(shipped_at=_commit(), **environment())
@@ -193,18 +206,15 @@ def ship(runs, store, folder=SHIPPED):
         if not store.is_done(run):
             raise FileNotFoundError(f"run {run.label()} ({run.key}) is not finished in "
                                     f"{store.root}: train it first")
+        for item in shipped_runs(folder, every=True).get(run.key.rsplit("-", 1)[0], []):
+            if item.key != run.key:
+                _remove(folder, manifest, item.key)
         target = folder / "runs" / run.key
         target.mkdir(parents=True, exist_ok=True)
         for name in RUN_FILES:
             shutil.copyfile(store.folder(run) / name, target / name)
             manifest["files"][f"runs/{run.key}/{name}"] = _sha256(target / name)
         manifest["runs"][run.key] = dict(label=run.label(), made=made)
-    for kind in KINDS:
-        digests = set(manifest["code"].get(kind, []))
-        if any(run.kind == kind for run in runs):
-            digests.add(code_digest(kind))
-        if digests:
-            manifest["code"][kind] = sorted(digests)
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
@@ -222,12 +232,16 @@ def prune(keep, folder=SHIPPED):
     wanted = {run.key.rsplit("-", 1)[0] for run in keep}
     removed = [item.key for config, item in shipped_runs(folder).items() if config not in wanted]
     for key in removed:
-        shutil.rmtree(folder / "runs" / key)
-        manifest["runs"].pop(key, None)
-        for name in RUN_FILES:
-            manifest["files"].pop(f"runs/{key}/{name}", None)
+        _remove(folder, manifest, key)
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return removed
+
+
+def _remove(folder, manifest, key):
+    shutil.rmtree(folder / "runs" / key)
+    manifest["runs"].pop(key, None)
+    for name in RUN_FILES:
+        manifest["files"].pop(f"runs/{key}/{name}", None)
 
 
 def _relative(a, b):
@@ -393,7 +407,8 @@ def certify(folder=SHIPPED, sample=2, seed=None, progress=print):
                     progress(f"  differs: {name} shipped {value!r}, here {derived[name]!r}: "
                              "the present code makes other numbers; retrain and ship")
                     return False
-        manifest["code"][kind] = sorted(set(manifest["code"].get(kind, [])) | {now})
+        proven = set(manifest["code"].get(kind, [])) | set(older) | {now}
+        manifest["code"][kind] = sorted(proven)
     (Path(folder) / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     progress("certified: the present training code reproduces the shipped runs")
     return True

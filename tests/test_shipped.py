@@ -170,3 +170,30 @@ def test_corrupting_a_real_shipped_run_fails_the_proof(real_copy):
     weights.write_bytes(bytes(data))
     with pytest.raises(shipped.ManifestError, match="changed: runs/.*model.weights.h5"):
         shipped.verify(copy, sample=0)
+
+
+def test_a_retrained_run_replaces_its_older_copy_and_vouches_for_no_other(made, tmp_path,
+                                                                         monkeypatch):
+    import shutil
+    runs, root, folder = made
+    copy = tmp_path / "shipped"
+    shutil.copytree(folder, copy)
+    store_copy = tmp_path / "store"
+    shutil.copytree(root, store_copy)
+    sae, ann = runs
+    monkeypatch.setattr(shipped, "code_digest", lambda kind: "0" * 8)
+    monkeypatch.setattr(Run, "key", property(
+        lambda self: f"{self.kind}-{self.config.digest()}-{'0' * 8}"))
+    store = Store(store_copy)
+    made_by_old_code = store_copy / "runs" / _old_key(sae, root)
+    store.publish_files(sae, [made_by_old_code / name for name in shipped.RUN_FILES])
+    shipped.ship([sae], store, copy)
+    manifest = shipped.read_manifest(copy)
+    assert sorted(manifest["runs"]) == sorted([sae.key, _old_key(ann, root)])
+    assert shipped.shipped_for(runs, copy) == [sae]  # the older conventional run is stale
+    assert manifest["code"].get("ann", []) == manifest["code"].get("sae", []) == []
+
+
+def _old_key(run, root):
+    return next(p.name for p in (root / "runs").iterdir()
+                if p.name.startswith(f"{run.kind}-{run.config.digest()}-"))
