@@ -10,13 +10,14 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test verify sweep bench profile candidates train-readme clean kernel runs tables reproduce book ship shipped-proof
+.PHONY: help setup data test test-jax verify sweep bench profile candidates train-readme clean kernel runs tables reproduce book ship shipped-proof
 
 help:  ## List the targets
 	@echo "spikelib make targets:"
 	@echo "  setup         create $(VENV) and install spikelib with [test,book] extras"
 	@echo "  data          fetch MNIST and Fashion-MNIST into the local cache (no dataset URLs needed)"
 	@echo "  test          build the book under PROFILE=ci, verify, prove the shipped runs, then run the test suite (PYTEST_ARGS=...)"
+	@echo "  test-jax      the backend-neutral tests again, under KERAS_BACKEND=jax"
 	@echo "  verify        train the verify profile and check the claims it shows (C1, C6)"
 	@echo "  sweep         train every tuned row x both data sets briefly: no NaN/Inf (slow tests)"
 	@echo "  bench         run benchmarks/bench.py"
@@ -60,8 +61,18 @@ test: setup data
 	$(MAKE) --no-print-directory verify || status=$$?; \
 	$(MAKE) --no-print-directory shipped-proof || status=$$?; \
 	$(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
+	$(MAKE) --no-print-directory test-jax || status=$$?; \
 	echo "make test: wall time $$(( $$(date +%s) - start )) s"; \
 	exit $$status
+
+# The tests whose maths runs under either Keras backend, run again under JAX
+# (float64 cases need JAX_ENABLE_X64); tests/test_backends.py trains under both.
+JAX_TESTS ?= tests/test_lambertw.py tests/test_encoding.py tests/test_convergence.py \
+	tests/test_config.py tests/test_inhibition.py
+
+test-jax: setup data
+	KERAS_BACKEND=jax JAX_ENABLE_X64=1 $(PY) -m pytest -q -p no:cacheprovider \
+	  -W ignore::DeprecationWarning $(JAX_TESTS)
 
 verify: setup data  ## the claims a short budget shows, for real: exit 1 if one fails
 	@start=$$(date +%s); status=0; \

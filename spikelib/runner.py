@@ -58,6 +58,17 @@ def configure_threads(threads):
     return threads
 
 
+def _jax_threads(threads):
+    """XLA_FLAGS that size a JAX worker's thread pool (JAX reads them when it
+    starts); nothing under TensorFlow, whose pools `configure_threads` sizes."""
+    from spikelib.runs import keras_backend
+    if keras_backend() != "jax":
+        return {}
+    flags = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} " \
+            f"intra_op_parallelism_threads={threads}"
+    return {"XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()}
+
+
 def _worker_identity():
     try:
         from distributed import get_worker
@@ -154,7 +165,7 @@ def _client(scheduler, workers, threads_per_worker):
     workers = workers or max(1, (os.cpu_count() or 1) // threads)
     env = {"TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(threads),
            "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1",
-           "SPIKELIB_RESULTS": os.environ.get("SPIKELIB_RESULTS", "")}
+           "SPIKELIB_RESULTS": os.environ.get("SPIKELIB_RESULTS", ""), **_jax_threads(threads)}
     cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
                            dashboard_address=None, env=env, silence_logs=40)
     return Client(cluster), cluster

@@ -5,12 +5,18 @@ autoencoder matched to it, "ann") plus its `RunConfig`.  Its key joins the
 kind, the config digest and the digest of the code that determines trained
 results (`code_digest`): rewording a caption, a table or a plot keeps every
 key, changing the neuron or the optimiser changes every spiking run's, and
-changing the conventional autoencoder only its own runs'.
+changing the conventional autoencoder only its own runs'.  A run trained
+under another Keras backend than TensorFlow is another run (its numbers
+differ in the last bits, its initial weights come from that backend's
+random generator): the backend's name and its own loop code enter the digest.
 """
 
 import dataclasses
 import functools
 import hashlib
+import json
+import os
+import sys
 from pathlib import Path
 
 from spikelib.config import RunConfig
@@ -26,17 +32,39 @@ TRAINING_CODE = {
     "ann": ("baselines", "config", "conventional", "data", "encoding", "experiment",
             "stopping"),
 }
+# What a backend other than TensorFlow adds to a spiking run's training code.
+BACKEND_CODE = {"jax": ("training_jax",)}
 # Split sizes when a config says None (the whole split).
 SPLIT_SIZES = {"train": 54000, "validation": 6000, "test": 10000}
 
 
+def keras_backend():
+    """The Keras backend this process trains with, found as Keras finds it
+    ($KERAS_BACKEND, else keras.json, else TensorFlow) without importing Keras."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    if "KERAS_BACKEND" in os.environ:
+        return os.environ["KERAS_BACKEND"]
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    try:
+        return json.loads((home / "keras.json").read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
+
+
 @functools.cache
-def code_digest(kind="sae", package=None):
-    """Short hash of the modules in TRAINING_CODE[kind] (of `package`, default spikelib's folder)."""
+def code_digest(kind="sae", package=None, backend=None):
+    """Short hash of the modules in TRAINING_CODE[kind] (of `package`, default
+    spikelib's folder), and of `backend` (default this process's) where it is
+    not TensorFlow."""
     package = Path(package) if package else Path(__file__).resolve().parent
+    backend = backend or keras_backend()
     digest = hashlib.sha256()
-    for name in TRAINING_CODE[kind]:
+    extra = BACKEND_CODE.get(backend, ()) if kind == "sae" else ()
+    for name in TRAINING_CODE[kind] + extra:
         digest.update(name.encode() + (package / f"{name}.py").read_bytes())
+    if backend != "tensorflow":
+        digest.update(f"backend {backend}".encode())
     return digest.hexdigest()[:8]
 
 

@@ -15,6 +15,11 @@ training step once.  Evaluation, too, runs a compiled loop, over small
 slices of a fixed-size padded batch, so each model compiles it once per
 event width (the validation and test sets share one width) and the
 intermediates of a slice stay in the CPU cache.
+
+Both loops are compiled by the Keras backend's own means: here for
+TensorFlow (`tf.function` with XLA, the optimizers applied in place),
+in `spikelib.training_jax` for JAX (the model and optimizers called
+statelessly under `jax.jit`).  The maths they run is the same `keras.ops`.
 """
 
 import dataclasses
@@ -22,12 +27,12 @@ import math
 import time
 import weakref
 
+import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 from tqdm.auto import tqdm
 
 from spikelib.baselines import mean_image_error
-from spikelib.compiled import Compiled
 from spikelib.events import Events, event_width, to_events
 from spikelib.loss import reconstruction_error, training_loss
 from spikelib.optimizer import ReferenceAdam
@@ -50,7 +55,7 @@ def _forward_events(model, times, rows):
 def _spike_times_events(model, times, rows):
     """Hidden and output spike times side by side, (batch, n_hidden + n_out)."""
     hidden = model.hidden(times, input_rows=rows, sorted_inputs=True)
-    return tf.concat([hidden, model.reconstruction(hidden)], axis=-1)
+    return ops.concatenate([hidden, model.reconstruction(hidden)], axis=-1)
 
 
 # One compiled evaluation loop per model (a function shared by every model
@@ -65,14 +70,20 @@ def _evaluation_loop(step_function, model, arrays, extra):
     loops = _compiled_loops.setdefault(model, {})
     if step_function not in loops:
         model_ref = weakref.ref(model)
-        loops[step_function] = Compiled(
-            lambda arrays, extra: _loop(step_function, model_ref(), arrays, extra))
-    return loops[step_function](arrays, extra)
+        if keras.backend.backend() == "jax":
+            from spikelib.training_jax import evaluation_loop
+            loops[step_function] = evaluation_loop(step_function, model_ref)
+        else:
+            from spikelib.compiled import Compiled
+            loops[step_function] = Compiled(
+                lambda arrays, extra: _loop(step_function, model_ref(), arrays, extra))
+    return np.asarray(loops[step_function](arrays, extra))
 
 
 def _loop(step_function, model, arrays, extra):
     """`step_function(model, times, rows, *extra)` over the leading axis of
     (steps, step, ...) `arrays` = (times, rows, ...), in one compiled loop."""
+    import tensorflow as tf
     times, rows, *per_example = arrays
     steps = tf.shape(times)[0]
     dtype = tf.as_dtype(model.compute_dtype)  # float64 under keras floatx float64
@@ -110,7 +121,7 @@ def _batched(step_function, model, inputs, batch_size, per_example=(), extra=())
         stop = min(start + size, len(events))
         arrays = [_pad(a[start:stop], size) for a in (events.times, events.rows) + tuple(per_example)]
         arrays = [a.reshape(size // step, step, *a.shape[1:]) for a in arrays]
-        result = _evaluation_loop(step_function, model, arrays, tuple(extra)).numpy()
+        result = _evaluation_loop(step_function, model, arrays, tuple(extra))
         results.append(result.reshape(size, *result.shape[2:])[:stop - start])
     return np.concatenate(results)
 
@@ -151,6 +162,11 @@ def embed(model, inputs, batch_size=EVALUATION_BATCH):
     return spike_times_of(model, inputs, batch_size)[0]
 
 
+def _tf():
+    import tensorflow as tf
+    return tf
+
+
 class Trainer:
     """Holds the two optimizers and the compiled training loop of one model."""
 
@@ -162,7 +178,12 @@ class Trainer:
         self.pulses_optimizer = ReferenceAdam(config.optimizer.learning_rate_pulses)
         self.weights_optimizer.build(model.weight_variables())
         self.pulses_optimizer.build(model.pulse_variables())
-        self._chunk = Compiled(self._train_chunk)
+        if keras.backend.backend() == "jax":
+            from spikelib.training_jax import ChunkTrainer
+            self._chunk, self._count = ChunkTrainer(self), np.int32
+        else:
+            from spikelib.compiled import Compiled
+            self._chunk, self._count = Compiled(self._train_chunk), _tf().constant
         self._events_of = (None, None)
 
     def _train_step(self, times, rows, clean_times, example_weights):
@@ -170,6 +191,7 @@ class Trainer:
 
         `example_weights` (batch,) are 1, or 0 for the padding of a partial batch.
         """
+        tf = _tf()
         weights, pulses = self.model.weight_variables(), self.model.pulse_variables()
         with tf.GradientTape() as tape:
             outputs = _forward_events(self.model, times, rows)
@@ -184,6 +206,8 @@ class Trainer:
 
     def _train_chunk(self, times, rows, clean_times, example_weights, n_steps):
         """The first `n_steps` batches of (steps, batch, ...) arrays; summed error."""
+        tf = _tf()
+
         def body(step, total):
             errors = self._train_step(times[step], rows[step], clean_times[step],
                                       example_weights[step])
@@ -230,7 +254,7 @@ class Trainer:
         for chunk, weights in chunks:
             padded = _pad(chunk, steps)
             total += float(self._chunk(events.times[padded], events.rows[padded],
-                                       clean_times[padded], weights, tf.constant(len(chunk))))
+                                       clean_times[padded], weights, self._count(len(chunk))))
             examples = int(weights.sum())
             count += examples
             if progress is not None:

@@ -7,10 +7,10 @@ message names the argument, what was expected and what came.
 Cost: shape and dtype checks are static (free, also while tracing).  Value
 checks (finiteness, ranges, order) need the values: they run on numpy
 arrays and on eager tensors, and are skipped for symbolic tensors, i.e.
-inside a `tf.function` / XLA-compiled loop, where they would cost time in
-every step.  Compiled callers validate their data once, before the loop
-(the training data is checked by `encode_images` and `add_noise` when it
-is prepared).  `set_value_checks(False)` turns the value checks off also
+inside a `tf.function` / XLA-compiled loop or a `jax.jit`, where they
+would cost time in every step.  Compiled callers validate their data once,
+before the loop (the training data is checked by `encode_images` and
+`add_noise` when it is prepared).  `set_value_checks(False)` turns the value checks off also
 in eager code (e.g. for timing); they are on by default.
 """
 
@@ -69,17 +69,25 @@ def concrete(x):
     """The values of `x` as a numpy array, or None if `x` is symbolic (being traced)."""
     if isinstance(x, np.ndarray) or np.isscalar(x):
         return np.asarray(x)
-    if not _eager():
+    if not _eager(x):
         return None
     try:
-        return np.asarray(x.numpy())
+        return np.asarray(x.numpy() if hasattr(x, "numpy") else x)
     except (AttributeError, NotImplementedError, TypeError, ValueError):
         return None
 
 
-def _eager():
-    import tensorflow as tf
-    return tf.executing_eagerly()
+def _eager(x):
+    """Whether `x` holds values: not a tensor being traced by the Keras backend."""
+    import keras
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return tf.executing_eagerly()
+    if backend == "jax":
+        import jax
+        return not isinstance(x, jax.core.Tracer)
+    return True
 
 
 def value_checks_enabled():
