@@ -495,6 +495,20 @@ def test_executed_chapters_have_clean_outputs():
     assert not problems, "\n".join(problems)
 
 
+def test_no_chapter_shows_a_stray_return_value():
+    """A cell's last expression shows as a plain-text result (e.g. the character
+    count that `Path.write_text` returns); what a chapter means to show is a
+    figure, a table or glued text, never plain text alone."""
+    built()
+    stray = [f"{path.name} cell {index}: {''.join(output['data']['text/plain'])[:60]!r}"
+             for path in sorted(reproduce.CHAPTERS.glob("*.ipynb"))
+             for index, cell in enumerate(json.loads(path.read_text())["cells"])
+             for output in cell.get("outputs", [])
+             if output.get("output_type") == "execute_result"
+             and set(output.get("data", {})) == {"text/plain"}]
+    assert not stray, "\n".join(stray)
+
+
 def test_every_local_link_resolves():
     """Every local link of every page names an existing file, and its #anchor an id there."""
     built()
