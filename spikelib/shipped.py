@@ -21,6 +21,10 @@ vector features, package versions) and the code are those that made the
 runs, the numbers must be equal bit for bit; elsewhere within the measured
 tolerances below.
 
+`certify --against REV` proves a change of the code on any machine: the
+code of an earlier commit whose digest is proven and the present code train
+the same first epochs here, bit for bit.
+
 Commands: `python -m spikelib.shipped {status,ship,verify,certify}`.
 """
 
@@ -33,6 +37,8 @@ import platform
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 from spikelib.runs import KINDS, Run, code_digest
@@ -414,6 +420,105 @@ def certify(folder=SHIPPED, sample=2, seed=None, progress=print):
     return True
 
 
+# Trains the first epoch of a run with the `spikelib` found first on the path,
+# in a process of its own set up as a runner's worker; prints where the
+# package came from and the errors.
+_FIRST_EPOCH = """
+import json, sys
+import spikelib
+from spikelib.runner import configure_threads
+configure_threads(1)
+from spikelib.experiment import prepare_data, train_and_test, train_and_test_conventional
+from spikelib.runs import Run
+run = Run.from_dict(json.loads(sys.argv[1]))
+config = run.config.replace(epochs=1)
+data = prepare_data(config)
+if run.kind == "sae":
+    first = train_and_test(config, data, progress=False)[1]["history"][0]
+    errors = {name: first[name] for name in ("train_mse", "validation_mse", "test_mse")}
+else:
+    history = train_and_test_conventional(config, data)[1]["history"]
+    errors = {name: history[name][0] for name in ("loss", "val_loss")}
+print(json.dumps(dict(package=spikelib.__file__, errors=errors)))
+"""
+
+
+def _first_epoch_of_package(run, package):
+    """The errors of `run`'s first epoch trained by the `spikelib` folder `package`."""
+    package = Path(package).resolve()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(package.parent)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
+        "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", _FIRST_EPOCH, json.dumps(run.to_dict())],
+                          env=env, capture_output=True, text=True, cwd=package.parent)
+    if done.returncode != 0:
+        raise RuntimeError(f"training the first epoch of {run.label()} with {package} "
+                           f"failed:\n{done.stderr[-2000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    if Path(report["package"]).resolve().parent != package:
+        raise RuntimeError(f"meant to train with {package}, trained with {report['package']}")
+    return report["errors"]
+
+
+def _export_package(revision, repository, target):
+    """The `spikelib/` folder of git `revision` of `repository`, written under `target`."""
+    archive = Path(target) / "package.tar"
+    subprocess.run(["git", "-C", str(repository), "archive", "--format=tar", "-o", str(archive),
+                    revision, "spikelib"], check=True, capture_output=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return Path(target) / "spikelib"
+
+
+def certify_against(revision, folder=SHIPPED, sample=2, seed=None, progress=print,
+                    repository=ROOT, package=None):
+    """Prove on this machine that the present training code makes what the code of
+    git `revision` makes, bit for bit, and record its digests; returns whether it did.
+
+    `certify` compares with the shipped numbers, so it needs a machine like the one
+    that made them.  Here two codes meet on one machine: of each kind whose training
+    code differs from `revision`'s, `sample` shipped runs train their first epoch
+    with `revision`'s package and with the present one (`package`, default this
+    spikelib), each in a process of its own.  `revision`'s digest must be proven
+    (in the manifest, or the digest of a shipped run); equal bits from both codes
+    then vouch for the present digest too.
+    """
+    import numpy as np
+    package = Path(package) if package else Path(__file__).resolve().parent
+    manifest = read_manifest(folder)
+    shipped = list(shipped_runs(folder).values())
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as old:
+        old_package = _export_package(revision, repository, old)
+        for kind in KINDS:
+            code_digest.cache_clear()
+            then, now = code_digest(kind, old_package), code_digest(kind, package)
+            if then == now:
+                continue
+            proven = set(manifest["code"].get(kind, [])) | {
+                item.digest for item in shipped if item.run.kind == kind}
+            if then not in proven:
+                progress(f"cannot certify against {revision}: its {kind} code ({then}) is not "
+                         f"proven to make the shipped runs (proven: {sorted(proven)})")
+                return False
+            mine = [item for item in shipped if item.run.kind == kind]
+            for index in rng.choice(len(mine), min(sample, len(mine)), replace=False):
+                run = mine[index].run
+                progress(f"first epoch of {run.label()} with the {kind} code of {revision} "
+                         f"({then}) and the present one ({now})")
+                before = _first_epoch_of_package(run, old_package)
+                after = _first_epoch_of_package(run, package)
+                if before != after:
+                    progress(f"  differs: {revision} {before}, present {after}: the present "
+                             "code makes other numbers; retrain and ship")
+                    return False
+            manifest["code"][kind] = sorted(set(manifest["code"].get(kind, [])) | {then, now})
+    code_digest.cache_clear()
+    (Path(folder) / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    progress(f"certified: the present training code makes what the code of {revision} makes")
+    return True
+
+
 def summary(folder=SHIPPED):
     """{"runs", "usable" (by the present code), "mib", "commit"} of the shipped runs."""
     manifest = read_manifest(folder)
@@ -456,6 +561,10 @@ def main(argv=None):
         command.add_argument("--sample", type=int, default=2,
                              help="runs that re-derive their first epoch (default 2)")
         command.add_argument("--seed", type=int, default=None, help="draw (default: anew)")
+        if name == "certify":
+            command.add_argument("--against", metavar="REV", default=None,
+                                 help="compare with the code of git revision REV on this "
+                                      "machine, not with the shipped numbers")
     args = parser.parse_args(argv)
     from spikelib.quiet import quiet_notebook
     quiet_notebook()
@@ -481,6 +590,9 @@ def main(argv=None):
                   f"{len(manifest['runs'])} runs in {SHIPPED}")
             return 0
         if args.command == "certify":
+            if args.against:
+                return 0 if certify_against(args.against, sample=args.sample,
+                                            seed=args.seed) else 1
             return 0 if certify(sample=args.sample, seed=args.seed) else 1
         ok, checks = verify(sample=args.sample, seed=args.seed)
         print(f"{'proven' if ok else 'FAILED'}: {sum(c.ok for c in checks)} of {len(checks)} "

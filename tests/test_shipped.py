@@ -197,3 +197,43 @@ def test_a_retrained_run_replaces_its_older_copy_and_vouches_for_no_other(made, 
 def _old_key(run, root):
     return next(p.name for p in (root / "runs").iterdir()
                 if p.name.startswith(f"{run.kind}-{run.config.digest()}-"))
+
+
+def _git(*arguments):
+    import subprocess
+    subprocess.run(["git", *arguments], check=True, capture_output=True)
+
+
+def test_certifying_against_an_earlier_commit_compares_two_codes_on_this_machine(made,
+                                                                                 tmp_path):
+    """A change that leaves every number alone (here: a comment in the training
+    loop) is certified by training with both codes here; a change of the method
+    (Adam's epsilon) is refused and leaves the manifest as it was."""
+    import shutil
+    from pathlib import Path
+    from spikelib.runs import code_digest
+    runs, copy = _copy(made, tmp_path)
+    package = Path(shipped.__file__).resolve().parent
+    repository = tmp_path / "repository"
+    shutil.copytree(package, repository / "spikelib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    _git("-C", str(repository), "init", "-q")
+    _git("-C", str(repository), "add", "spikelib")
+    _git("-C", str(repository), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a")
+    neutral, changed = tmp_path / "neutral" / "spikelib", tmp_path / "changed" / "spikelib"
+    for target in (neutral, changed):
+        shutil.copytree(repository / "spikelib", target)
+    with open(neutral / "training.py", "a") as module:
+        module.write("\n# The loop above is unchanged.\n")
+    optimizer = changed / "optimizer.py"
+    optimizer.write_text(optimizer.read_text().replace("epsilon=1e-8", "epsilon=1e-4"))
+    said = []
+    assert not shipped.certify_against("HEAD", copy, sample=1, seed=0, progress=said.append,
+                                       repository=repository, package=changed)
+    assert "differs" in said[-1]
+    assert shipped.read_manifest(copy)["code"] == shipped.read_manifest(made[2])["code"]
+    assert shipped.certify_against("HEAD", copy, sample=1, seed=0, progress=said.append,
+                                   repository=repository, package=neutral)
+    code_digest.cache_clear()
+    assert code_digest("sae", neutral) in shipped.read_manifest(copy)["code"]["sae"]
+    assert "ann" not in shipped.read_manifest(copy)["code"]  # its code did not change
