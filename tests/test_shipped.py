@@ -197,3 +197,15 @@ def test_a_retrained_run_replaces_its_older_copy_and_vouches_for_no_other(made, 
 def _old_key(run, root):
     return next(p.name for p in (root / "runs").iterdir()
                 if p.name.startswith(f"{run.kind}-{run.config.digest()}-"))
+
+
+def test_a_run_copied_from_the_shipped_runs_is_not_shipped_again(made, tmp_path, monkeypatch):
+    """Shipping a profile whose store holds copies of shipped runs leaves their
+    entries alone: what made them (machine, commit) is not overwritten by this one."""
+    runs, copy = _copy(made, tmp_path)
+    store = Store(tmp_path / "fresh")
+    assert shipped.adopt(runs, store, copy) == runs
+    before = shipped.read_manifest(copy)
+    monkeypatch.setattr(shipped, "environment", lambda: dict(cpu="another machine"))
+    shipped.ship(runs, store, copy)
+    assert shipped.read_manifest(copy) == before
