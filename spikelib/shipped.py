@@ -203,7 +203,8 @@ def ship(runs, store, folder=SHIPPED):
 
     A run replaces any shipped run of the same config made by other code.  The
     manifest's code digests list only what `certify` proved: runs the present
-    code made are usable without it.
+    code made are usable without it.  A run that `store` holds as a copy of a
+    shipped run is skipped: its entry, and what made it, stay as they are.
     """
     folder = Path(folder)
     manifest = read_manifest(folder) or dict(files={}, runs={}, code={})
@@ -212,6 +213,8 @@ def ship(runs, store, folder=SHIPPED):
         if not store.is_done(run):
             raise FileNotFoundError(f"run {run.label()} ({run.key}) is not finished in "
                                     f"{store.root}: train it first")
+        if store.is_shipped(run):
+            continue
         for item in shipped_runs(folder, every=True).get(run.key.rsplit("-", 1)[0], []):
             if item.key != run.key:
                 _remove(folder, manifest, item.key)

@@ -237,3 +237,15 @@ def test_certifying_against_an_earlier_commit_compares_two_codes_on_this_machine
     code_digest.cache_clear()
     assert code_digest("sae", neutral) in shipped.read_manifest(copy)["code"]["sae"]
     assert "ann" not in shipped.read_manifest(copy)["code"]  # its code did not change
+
+
+def test_a_run_copied_from_the_shipped_runs_is_not_shipped_again(made, tmp_path, monkeypatch):
+    """Shipping a profile whose store holds copies of shipped runs leaves their
+    entries alone: what made them (machine, commit) is not overwritten by this one."""
+    runs, copy = _copy(made, tmp_path)
+    store = Store(tmp_path / "fresh")
+    assert shipped.adopt(runs, store, copy) == runs
+    before = shipped.read_manifest(copy)
+    monkeypatch.setattr(shipped, "environment", lambda: dict(cpu="another machine"))
+    shipped.ship(runs, store, copy)
+    assert shipped.read_manifest(copy) == before
