@@ -3,7 +3,8 @@
 For every finished spiking run (shipped with the repository, or under a
 results folder), each candidate rule (patience, relative gain) is replayed
 on the run's validation curve (`spikelib.stopping.replay`, epochs on the
-mean-image plateau not counted).  Where the rule stops the run before its
+mean-image plateau not counted; "each_epoch" compares every epoch with the
+best so far, "window" the last `patience` epochs with the best before them).  Where the rule stops the run before its
 recorded curve ends, the *shortfall* is how far the best validation error
 up to that stop lies above the best of the whole recorded curve: what
 stopping there would have lost.  Runs whose curve ends before the rule
@@ -20,7 +21,9 @@ from pathlib import Path
 
 from spikelib.stopping import replay
 
-RULES = ((2, 0.02), (2, 0.01), (3, 0.02), (3, 0.01), (4, 0.01), (5, 0.005))
+RULES = ((2, 0.02, "each_epoch"), (2, 0.01, "each_epoch"), (3, 0.02, "each_epoch"),
+         (3, 0.01, "each_epoch"), (4, 0.01, "each_epoch"), (5, 0.005, "each_epoch"),
+         (3, 0.01, "window"), (5, 0.005, "window"))
 PLATEAU = 0.9
 
 
@@ -35,11 +38,11 @@ def curves(folders):
     return found
 
 
-def shortfalls(found, patience, min_delta):
+def shortfalls(found, patience, min_delta, rule):
     """([(key, stop epoch, shortfall)] of the runs the rule stops, count it does not stop)."""
     stopped, open_ended = [], 0
     for key, validation, plateau in found:
-        epoch = replay(validation, patience, min_delta, plateau)
+        epoch = replay(validation, patience, min_delta, plateau, rule)
         if epoch is None or epoch == len(validation):
             open_ended += 1
             continue
@@ -50,15 +53,15 @@ def shortfalls(found, patience, min_delta):
 def main(folders):
     found = curves(folders)
     print(f"{len(found)} recorded curves from {', '.join(map(str, folders))}")
-    print("rule (patience, gain) | stopped early | shortfall median | max | > 2 % | "
+    print("rule (patience, gain, judged) | stopped early | shortfall median | max | > 2 % | "
           "median stop epoch | curve ends first")
-    for patience, min_delta in RULES:
-        stopped, open_ended = shortfalls(found, patience, min_delta)
+    for patience, min_delta, rule in RULES:
+        stopped, open_ended = shortfalls(found, patience, min_delta, rule)
         if not stopped:
-            print(f"{patience}, {min_delta:.1%} | 0 | - | - | - | - | {open_ended}")
+            print(f"{patience}, {min_delta:.1%}, {rule} | 0 | - | - | - | - | {open_ended}")
             continue
         losses = [loss for _, _, loss in stopped]
-        print(f"{patience}, {min_delta:.1%} | {len(stopped)} | {statistics.median(losses):.2%} | "
+        print(f"{patience}, {min_delta:.1%}, {rule} | {len(stopped)} | {statistics.median(losses):.2%} | "
               f"{max(losses):.2%} | {sum(loss > 0.02 for loss in losses)} | "
               f"{statistics.median(epoch for _, epoch, _ in stopped):.0f} | {open_ended}")
 

@@ -25,6 +25,7 @@ GRID_FILE = "paper_grid.csv"
 NOISE_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8)
 LATENCIES = (1, 2, 4, 8, 16)
 HIDDEN_SIZES = (8, 16, 32)
+STOPPING_RULES = ("each_epoch", "window")
 
 
 def _require(condition, name, expected, value):
@@ -126,16 +127,23 @@ class Budget:
 
     With `patience` P, training stops once the validation error has not
     improved by a relative `min_delta` on its best for P epochs (None: never
-    stop early).  With `plateau` p, epochs whose validation error is still at
-    least p x the mean image's (the run has not left the mean-image plateau
-    that the tuned rows sit on for up to 10 epochs) do not count towards P.
-    The best-validation model is the one tested either way.
+    stop early).  `rule` says how "improved" is judged (`spikelib.stopping`):
+    "each_epoch" compares every epoch with the best so far, so a curve
+    falling by a little less than `min_delta` per epoch is stopped;
+    "window" compares the best of the last P epochs with the best before
+    them, so a run it stops is one `spikelib.convergence` calls flat.  With
+    `plateau` p, epochs whose validation error is still at least p x the
+    mean image's (the run has not left the mean-image plateau that the tuned
+    rows sit on for up to 10 epochs) do not count towards P.  The
+    best-validation model is the one tested either way.  (The conventional
+    autoencoder always stops by the window.)
     """
 
     epochs: int = 100
     patience: int | None = None
     min_delta: float = 0.0
     plateau: float | None = None
+    rule: str = "each_epoch"
 
     def __post_init__(self):
         _require(_whole(self.epochs) and self.epochs >= 1, "epochs", "an integer >= 1",
@@ -147,7 +155,11 @@ class Budget:
         _require(self.plateau is None or (isinstance(self.plateau, (int, float))
                                           and 0 < self.plateau <= 1),
                  "plateau", "in (0, 1] or None", self.plateau)
+        _require(self.rule in STOPPING_RULES, "rule", f"one of {STOPPING_RULES}", self.rule)
 
+
+# Fields of a config group that enter a run's key only away from their default.
+DIGEST_OMITS_DEFAULT = {"budget": {"rule": "each_epoch"}}
 
 GROUPS = {"neuron": NeuronParameters, "network": NetworkParameters,
           "optimizer": OptimizerParameters, "data": DataParameters, "budget": Budget}
@@ -224,8 +236,23 @@ class RunConfig:
         return cls(**groups, **{name: values[name] for name in TOP_LEVEL if name in values})
 
     def digest(self):
-        """Short hash identifying the run's config."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        """Short hash identifying the run's config.
+
+        Fields added after runs were keyed (`DIGEST_OMITS_DEFAULT`) enter it
+        only when they differ from their default, so that adding one keeps
+        every existing key.
+        """
+        return hashlib.sha256(json.dumps(self.keyed(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def keyed(self):
+        """`to_dict` without the fields at their default that the key omits: what older
+        code that lacks those fields reads as this config."""
+        values = self.to_dict()
+        for group, defaults in DIGEST_OMITS_DEFAULT.items():
+            for name, default in defaults.items():
+                if values[group][name] == default:
+                    del values[group][name]
+        return values
 
 
 def _number(text):

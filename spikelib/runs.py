@@ -28,9 +28,9 @@ KINDS = {"sae": "spiking autoencoder", "ann": "conventional autoencoder"}
 TRAINING_CODE = {
     "sae": ("autoencoder", "baselines", "config", "data", "encoding", "events", "experiment",
             "lambertw", "layer", "loss", "neuron", "optimizer", "pulses", "stopping",
-            "training"),
-    "ann": ("baselines", "config", "conventional", "data", "encoding", "experiment",
-            "stopping"),
+            "convergence", "training"),
+    "ann": ("baselines", "config", "conventional", "convergence", "data", "encoding",
+            "experiment", "stopping"),
 }
 # What a backend other than TensorFlow adds to a spiking run's training code.
 BACKEND_CODE = {"jax": ("training_jax",)}

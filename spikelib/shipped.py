@@ -42,6 +42,7 @@ import tempfile
 from pathlib import Path
 
 from spikelib.runs import KINDS, Run, code_digest
+from spikelib.stopping import replay
 from spikelib.store import Store, results_root
 from spikelib.versions import package_versions
 
@@ -228,6 +229,74 @@ def ship(runs, store, folder=SHIPPED):
     return manifest
 
 
+def _without_rule(config):
+    values = json.loads(json.dumps(config))
+    values["budget"].pop("rule", None)
+    return values
+
+
+def _stops_where_it_stopped(results, budget):
+    """Whether `budget`'s rule, replayed on a finished run's curve, stops it where it stopped."""
+    history = results["history"]
+    curve = [record["validation_mse"] for record in history]
+    flags = [record.get("on_plateau", False) for record in history]
+    stop = (replay(curve, budget.patience, budget.min_delta, flags, budget.rule)
+            if budget.patience is not None else None)
+    if results["stop_reason"] == "patience":
+        return stop == len(curve)
+    return stop is None and len(curve) == budget.epochs
+
+
+def restop(runs, folder=SHIPPED):
+    """Ship again, under its new key, each shipped run that a changed stopping rule leaves as it is.
+
+    Training does not read the stopping rule until it stops, so a run whose
+    config differs only in `Budget.rule` is the same run, bit for bit, for
+    as long as both train.  For each of `runs` with no shipped run, a
+    shipped run of the same config but another rule is copied under the
+    run's config (and the code digest that made it) when the run's rule,
+    replayed on the recorded curve and plateau flags, stops it at the epoch
+    and for the reason it stopped.  Its manifest entry keeps what made it
+    and names the run it was copied from, which is left for `prune`.
+    Returns [(old key, new key)].
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return []
+    shipped = shipped_runs(folder)
+    by_config = {}
+    for item in shipped.values():
+        results = item.results
+        by_config.setdefault((results["kind"], json.dumps(_without_rule(results["config"]),
+                                                          sort_keys=True)), []).append(item)
+    copied = []
+    for run in runs:
+        if run.key.rsplit("-", 1)[0] in shipped:
+            continue
+        bare = json.dumps(_without_rule(run.config.to_dict()), sort_keys=True)
+        for item in by_config.get((run.kind, bare), []):
+            results = item.results
+            if not _stops_where_it_stopped(results, run.config.budget):
+                continue
+            key = f"{run.key.rsplit('-', 1)[0]}-{item.digest}"
+            target = folder / "runs" / key
+            target.mkdir(parents=True, exist_ok=True)
+            results.update(config=run.config.to_dict(), config_digest=run.config.digest(),
+                           key=key)
+            (target / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False))
+            for name in RUN_FILES[1:]:
+                shutil.copyfile(item.folder / name, target / name)
+            for name in RUN_FILES:
+                manifest["files"][f"runs/{key}/{name}"] = _sha256(target / name)
+            manifest["runs"][key] = dict(manifest["runs"][item.key], label=run.label(),
+                                         restopped_from=item.key)
+            copied.append((item.key, key))
+            break
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return copied
+
+
 def prune(keep, folder=SHIPPED):
     """Remove the shipped runs that stand for none of the runs `keep`; their keys.
 
@@ -333,13 +402,24 @@ class Check:
                 f"{_relative(self.here, self.shipped):.2e} apart)")
 
 
+def _reload_sample(shipped, chosen, count, rng):
+    """`count` of `shipped`: the `chosen` ones, then others drawn with `rng`, in shipped order."""
+    others = [item for item in shipped if item not in chosen]
+    extra = max(0, min(count - len(chosen), len(others)))
+    drawn = {others[i].key for i in rng.choice(len(others), extra, replace=False)}
+    keys = {item.key for item in chosen} | drawn
+    return [item for item in shipped if item.key in keys]
+
+
 def verify(folder=SHIPPED, sample=2, seed=None, reload=True, progress=print):
     """CI's proof of the shipped runs; returns (ok, [Check]).
 
     The manifest must match every file.  Of the runs the present code can
     use (stale ones are reported: no plan uses them), `sample` drawn with
-    `seed` (None: anew) re-derive their first epoch; with `reload`, every
-    one recomputes its test error from its weights.
+    `seed` (None: anew) re-derive their first epoch; `reload` of them (True:
+    every one; a number: that many, drawn with the same `seed`, the
+    re-derived ones among them) recompute their test error from their
+    weights.  Every file's checksum is checked either way.
     """
     import numpy as np
     manifest = read_manifest(folder)
@@ -370,8 +450,9 @@ def verify(folder=SHIPPED, sample=2, seed=None, reload=True, progress=print):
                                 derived[name], exact))
             progress("  " + checks[-1].line())
     if reload:
-        progress(f"reloading {len(shipped)} shipped models")
-        for item in shipped:
+        reloaded = shipped if reload is True else _reload_sample(shipped, chosen, reload, rng)
+        progress(f"reloading {len(reloaded)} of the {len(shipped)} shipped models")
+        for item in reloaded:
             exact = same_machine(manifest["runs"][item.key]["made"], here)
             checks.append(Check(item.key, item.run.label(), "test_mse (reloaded)",
                                 item.results["test_mse"], _reloaded_test_error(item), exact))
@@ -446,21 +527,45 @@ print(json.dumps(dict(package=spikelib.__file__, errors=errors)))
 """
 
 
-def _first_epoch_of_package(run, package):
-    """The errors of `run`'s first epoch trained by the `spikelib` folder `package`."""
+_DIGEST = """
+import json, sys
+import spikelib
+from spikelib.runs import code_digest
+print(json.dumps(dict(package=spikelib.__file__, digest=code_digest(sys.argv[1]))))
+"""
+
+
+def _in_package(package, script, argument, what):
+    """The JSON report of `script` run with the `spikelib` folder `package`, in a process of its own."""
     package = Path(package).resolve()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(package.parent)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
         "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", _FIRST_EPOCH, json.dumps(run.to_dict())],
+    done = subprocess.run([sys.executable, "-c", script, argument],
                           env=env, capture_output=True, text=True, cwd=package.parent)
     if done.returncode != 0:
-        raise RuntimeError(f"training the first epoch of {run.label()} with {package} "
-                           f"failed:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"{what} with {package} failed:\n{done.stderr[-2000:]}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
     if Path(report["package"]).resolve().parent != package:
-        raise RuntimeError(f"meant to train with {package}, trained with {report['package']}")
-    return report["errors"]
+        raise RuntimeError(f"meant to run {what} with {package}, ran {report['package']}")
+    return report
+
+
+def _first_epoch_of_package(run, package):
+    """The errors of `run`'s first epoch trained by the `spikelib` folder `package`.
+
+    The config is passed as its key reads it, so older code that lacks a
+    field added since (at its default) reads it too.
+    """
+    argument = json.dumps(dict(kind=run.kind, config=run.config.keyed()))
+    return _in_package(package, _FIRST_EPOCH, argument,
+                       f"training the first epoch of {run.label()}")["errors"]
+
+
+def _digest_of_package(kind, package):
+    """The training-code digest of `kind` as the `spikelib` folder `package` computes it
+    (its own list of training modules)."""
+    return _in_package(package, _DIGEST, kind, f"the {kind} code digest")["digest"]
 
 
 def _export_package(revision, repository, target):
@@ -495,7 +600,7 @@ def certify_against(revision, folder=SHIPPED, sample=2, seed=None, progress=prin
         old_package = _export_package(revision, repository, old)
         for kind in KINDS:
             code_digest.cache_clear()
-            then, now = code_digest(kind, old_package), code_digest(kind, package)
+            then, now = _digest_of_package(kind, old_package), code_digest(kind, package)
             if then == now:
                 continue
             proven = set(manifest["code"].get(kind, [])) | {
@@ -564,6 +669,10 @@ def main(argv=None):
         command.add_argument("--sample", type=int, default=2,
                              help="runs that re-derive their first epoch (default 2)")
         command.add_argument("--seed", type=int, default=None, help="draw (default: anew)")
+        if name == "verify":
+            command.add_argument("--reload", default="all", metavar="N|all",
+                                 help="shipped models whose test error is recomputed from "
+                                      "their weights (default all)")
         if name == "certify":
             command.add_argument("--against", metavar="REV", default=None,
                                  help="compare with the code of git revision REV on this "
@@ -585,10 +694,12 @@ def main(argv=None):
             runs = plan(profile)
             finished = store.finished(runs)
             ship(finished, store)
+            restopped = restop(runs)
             removed = prune([run for name in SHIPPING_PROFILES for run in plan(name)])
             manifest = read_manifest()
             print(f"shipped {len(finished)} of the {len(runs)} runs of profile {profile.name} "
-                  f"({len(runs) - len(finished)} not finished); removed {len(removed)} runs "
+                  f"({len(runs) - len(finished)} not finished); {len(restopped)} shipped "
+                  f"again under a changed stopping rule; removed {len(removed)} runs "
                   f"that no plan of {', '.join(SHIPPING_PROFILES)} has any more; "
                   f"{len(manifest['runs'])} runs in {SHIPPED}")
             return 0
@@ -597,7 +708,8 @@ def main(argv=None):
                 return 0 if certify_against(args.against, sample=args.sample,
                                             seed=args.seed) else 1
             return 0 if certify(sample=args.sample, seed=args.seed) else 1
-        ok, checks = verify(sample=args.sample, seed=args.seed)
+        ok, checks = verify(sample=args.sample, seed=args.seed,
+                            reload=True if args.reload == "all" else int(args.reload))
         print(f"{'proven' if ok else 'FAILED'}: {sum(c.ok for c in checks)} of {len(checks)} "
               "comparisons hold", file=sys.stderr)
         return 0 if ok else 1

@@ -36,7 +36,7 @@ from spikelib.baselines import mean_image_error
 from spikelib.events import Events, event_width, to_events
 from spikelib.loss import reconstruction_error, training_loss
 from spikelib.optimizer import ReferenceAdam
-from spikelib.stopping import epochs_without_improvement
+from spikelib.stopping import epochs_without_improvement, window_flat
 
 EVALUATION_BATCH = 1000
 # Examples per iteration of the compiled evaluation loop: the intermediates
@@ -287,9 +287,16 @@ class TrainingState:
     stop_reason: str | None = None
 
 
-def _stop_reason(budget, epoch, since_improvement):
-    if budget.patience is not None and since_improvement >= budget.patience:
-        return "patience"
+def _stop_reason(budget, epoch, since_improvement, history):
+    if budget.patience is not None:
+        if budget.rule == "window":
+            stalled = window_flat([record["validation_mse"] for record in history],
+                                  budget.patience, budget.min_delta,
+                                  [record["on_plateau"] for record in history])
+        else:
+            stalled = since_improvement >= budget.patience
+        if stalled:
+            return "patience"
     if epoch >= budget.epochs:
         return "max_epochs"
     return None
@@ -360,7 +367,7 @@ def fit(model, config, data, progress=True, on_epoch=None, state=None):
             best_error, best = validation, [w.numpy() for w in model.weights]
             record["best"] = True
         history.append(record)
-        reason = _stop_reason(budget, epoch, since_improvement)
+        reason = _stop_reason(budget, epoch, since_improvement, history)
         if progress:
             tqdm.write(f"epoch {epoch}: train {train_error:.5f}  validation {validation:.5f}"
                        f"  test {test:.5f}  ({record['train_examples_per_second']:.0f} ex/s)")

@@ -68,3 +68,43 @@ def test_a_run_at_the_mean_image_error_is_off_target():
     assert health(mean_image * OFF_TARGET_SHARE * 0.999) == "ok"
     assert health(0.0213) == "ok"
     assert health(0.0213, found="dead") == "dead"
+
+
+def test_the_window_rule_trains_a_steadily_falling_curve_on():
+    from spikelib.stopping import replay
+    falling = [0.05 * 0.995 ** epoch for epoch in range(40)]
+    assert replay(falling, 3, 0.01) == 4  # each epoch gains 0.5 %: stopped at once
+    stop = replay(falling, 3, 0.01, rule="window")
+    assert stop is None  # 3 epochs gain 1.5 % > 1 %: never flat
+    assert replay(STEADY, 5, 0.005, rule="window") is None
+
+
+def test_a_run_the_window_stops_is_flat_by_the_convergence_criterion():
+    from spikelib.stopping import replay
+    stop = replay(FLAT, 2, 0.02, rule="window")
+    assert stop is not None
+    assert not still_learning(FLAT[:stop], "patience", patience=2, min_delta=0.02)
+    assert all(still_learning(FLAT[:epoch], "patience", patience=2, min_delta=0.02)
+               for epoch in range(3, stop))
+
+
+def test_the_window_never_stops_before_the_per_epoch_rule():
+    import numpy as np
+    from spikelib.stopping import replay
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        steps = rng.choice([0.97, 0.99, 0.995, 1.0, 1.01], size=30)
+        curve = list(0.08 * np.cumprod(steps))
+        plateau = 0.07 if rng.random() < 0.5 else None
+        patience, min_delta = int(rng.integers(1, 5)), float(rng.choice([0.005, 0.01, 0.02]))
+        per_epoch = replay(curve, patience, min_delta, plateau)
+        window = replay(curve, patience, min_delta, plateau, rule="window")
+        if window is not None:
+            assert per_epoch is not None and per_epoch <= window
+
+
+def test_the_window_waits_while_the_run_is_on_the_plateau():
+    from spikelib.stopping import window_flat
+    on_plateau = [0.064, 0.0641, 0.0642, 0.0643, 0.0644]
+    assert window_flat(on_plateau, 3, 0.01)
+    assert not window_flat(on_plateau, 3, 0.01, [error >= 0.06 for error in on_plateau])

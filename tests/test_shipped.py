@@ -250,3 +250,34 @@ def test_a_run_copied_from_the_shipped_runs_is_not_shipped_again(made, tmp_path,
     monkeypatch.setattr(shipped, "environment", lambda: dict(cpu="another machine"))
     shipped.ship(runs, store, copy)
     assert shipped.read_manifest(copy) == before
+
+
+def test_a_run_the_new_stopping_rule_stops_where_it_stopped_is_shipped_again(tmp_path):
+    configure_threads(1)
+    old = Run("sae", _tiny(epochs=4, patience=1, min_delta=0.5))
+    new = Run("sae", old.config.replace(rule="window"))
+    assert new.key != old.key
+    execute(old, str(tmp_path / "old"))
+    assert Store(tmp_path / "old").results(old)["stop_reason"] == "patience"
+    folder = tmp_path / "shipped"
+    shipped.ship([old], Store(tmp_path / "old"), folder)
+    assert shipped.restop([old, new], folder) == [(old.key, new.key)]
+    assert shipped.shipped_for([new], folder) == [new]
+    assert shipped.read_manifest(folder)["runs"][new.key]["restopped_from"] == old.key
+    execute(new, str(tmp_path / "new"))  # trained afresh under the window rule: the same run
+    copy = json.loads((folder / "runs" / new.key / "results.json").read_text())
+    fresh = Store(tmp_path / "new").results(new)
+    for name in ("test_mse", "stop_reason", "config", "best_epoch"):
+        assert copy[name] == fresh[name], name
+    errors = ("train_mse", "validation_mse", "test_mse")
+    assert ([[record[e] for e in errors] for record in copy["history"]]
+            == [[record[e] for e in errors] for record in fresh["history"]])
+
+
+def test_a_run_still_falling_under_the_new_rule_is_not_shipped_again():
+    from spikelib.config import Budget
+    falling = [0.05 * 0.995 ** epoch for epoch in range(4)]
+    results = dict(history=[dict(validation_mse=e, on_plateau=False) for e in falling],
+                   stop_reason="patience")
+    assert shipped._stops_where_it_stopped(results, Budget(100, 3, 0.01))
+    assert not shipped._stops_where_it_stopped(results, Budget(100, 3, 0.01, rule="window"))
