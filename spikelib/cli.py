@@ -100,6 +100,9 @@ def _parser():
                      help="workers of the embedded cluster (default: one per core)")
     run.add_argument("--threads-per-worker", type=_positive, default=None,
                      help="threads per worker of the embedded cluster (default 1)")
+    run.add_argument("--group", type=_positive, default=1, metavar="N",
+                     help="train up to N seeds of a row in one compiled step "
+                          "(KERAS_BACKEND=jax only; default 1)")
     run.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
     run.add_argument("--retrain", action="store_true",
                      help="train every run, also those the repository ships (default: "
@@ -199,7 +202,8 @@ def _run(args):
         return 0
     from spikelib.runner import run_plan
     summary = run_plan(runs, root, scheduler=args.scheduler, workers=args.workers,
-                       threads_per_worker=args.threads_per_worker, shipped=use_shipped)
+                       threads_per_worker=args.threads_per_worker, shipped=use_shipped,
+                       group=args.group)
     print(summary.report(), file=sys.stderr)
     return 0 if summary.ok else 1
 

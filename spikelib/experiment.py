@@ -105,7 +105,12 @@ def train_and_test(config, data=None, progress=True, on_epoch=None, state=None):
     started = time.perf_counter()
     history, stop_reason = fit(model, config, data, progress=progress, on_epoch=on_epoch,
                                state=state)
-    seconds = time.perf_counter() - started
+    return model, sae_results(model, config, data, history, stop_reason,
+                              time.perf_counter() - started)
+
+
+def sae_results(model, config, data, history, stop_reason, seconds):
+    """The results dict of a trained spiking run: its test error, health and history."""
     hidden, outputs = spike_times_of(model, evaluation_events(data)[1])
     test_errors = np.asarray(reconstruction_error(outputs, data.test_clean, config.latency))
     test_mse = float(np.mean(test_errors))
@@ -117,7 +122,7 @@ def train_and_test(config, data=None, progress=True, on_epoch=None, state=None):
                    epochs_run=history[-1]["epoch"], stop_reason=stop_reason,
                    **health(hidden, outputs, test_mse, mean_image_mse),
                    history=history, train_seconds=seconds, versions=package_versions())
-    return model, results
+    return results
 
 
 def train_and_test_conventional(config, data=None, progress=False):

@@ -198,7 +198,8 @@ PROFILES = {
         "full split, each row until its curve flattens (at most 100 epochs), 1 seed",
         train_examples=None, validation_examples=None, test_examples=None, epochs=100,
         seeds=(0,), extra_hidden_sizes=(), patience=3, min_delta=0.01, plateau=0.9,
-        stop_rule="window", ablation_epochs=100, baseline_budget=Budget(epochs=100, patience=5, min_delta=0.005),
+        stop_rule="window", ablation_epochs=100,
+        baseline_budget=Budget(epochs=100, patience=5, min_delta=0.005),
         shows_claims=("C3", "C4", "C5", "C7"), full_grid=True,
         sections=("grid", "latencies", "noise", "embedding_sizes", "inhibition")),
     "paper": Profile(

@@ -3,7 +3,8 @@
 `run_plan(runs, root)` submits every unfinished run to a Dask cluster:
 an embedded `LocalCluster` on this machine by default, or any running
 cluster given by address (`dask scheduler` / `dask worker`, Kubernetes,
-Slurm through dask-jobqueue).  Each task (`execute`) trains one run on a
+Slurm through dask-jobqueue).  Each task (`execute`) trains one run (or,
+under JAX, `execute_group` a group of seeds of one row in one step) on a
 worker, checkpoints it after every epoch, publishes it atomically in the
 results folder (which every worker must see: `SPIKELIB_RESULTS`) and
 returns its results dict, never a model.  Longest runs (as `spikelib.cost`
@@ -116,6 +117,52 @@ def _train(run, store, address, threads):
     return store.write(run, results, model)
 
 
+def execute_group(runs, root):
+    """Train spiking `runs` that differ only in their seed in one compiled step
+    (`spikelib.training_many`, JAX) into `root`; their results dicts.
+
+    Each member checkpoints after each of its epochs; a member that a
+    killed group left with a checkpoint is resumed alone (`execute`).
+    """
+    address, threads = _worker_identity()
+    configure_threads(threads)
+    store = Store(root)
+    todo = [run for run in runs if not store.is_done(run)]
+    resumed = [run for run in todo if store.load_checkpoint(run) is not None]
+    fresh = [run for run in todo if run not in resumed]
+    results = [store.results(run) for run in runs if run not in todo]
+    results += [execute(run, root) for run in resumed]
+    if len(fresh) == 1:
+        results.append(execute(fresh[0], root))
+    elif fresh:
+        check_writable(root)
+        from spikelib.experiment import prepare_data
+        from spikelib.training_many import train_and_test_many
+        data = prepare_data(fresh[0].config)
+        trained = train_and_test_many(
+            [run.config for run in fresh], data,
+            on_epoch=lambda member, state: store.save_checkpoint(fresh[member], state))
+        for run, (model, outcome) in zip(fresh, trained):
+            outcome.update(key=run.key, worker=address, host=socket.gethostname(),
+                           pid=os.getpid(), threads=threads, resumed_from_epoch=0,
+                           group=len(fresh))
+            results.append(store.write(run, outcome, model))
+    return results
+
+
+def groups(runs, size):
+    """`runs` in groups of at most `size` that can share a step: spiking runs whose
+    configs differ only in the seed; every other run alone."""
+    if size <= 1:
+        return [[run] for run in runs]
+    by_shape = {}
+    for run in runs:
+        shape = run.config.replace(seed=0).to_json() if run.kind == "sae" else run.key
+        by_shape.setdefault((run.kind, shape), []).append(run)
+    return [members[i:i + size] for members in by_shape.values()
+            for i in range(0, len(members), size)]
+
+
 def _execute_in_child(run, root, address, threads):
     """`_train` in a new Python process (`python -m spikelib.runner`); its results dict."""
     arguments = [sys.executable, "-m", "spikelib.runner", json.dumps(run.to_dict()), str(root),
@@ -180,13 +227,20 @@ def _examples_done(store, run):
 
 def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
              retries=RETRIES, progress=True, fresh_process_share=FRESH_PROCESS_SHARE,
-             shipped=None):
+             shipped=None, group=1):
     """Train every unfinished run of `runs` into `root` on Dask; returns a `Summary`.
 
     A run that the repository ships for the present code (`spikelib.shipped`)
     is copied in, not trained, unless `shipped` is False (default: unless the
-    environment sets SPIKELIB_RETRAIN=1).
+    environment sets SPIKELIB_RETRAIN=1).  With `group` > 1 (JAX only), up
+    to `group` spiking runs that differ only in their seed train in one task
+    and one compiled step (`execute_group`).
     """
+    if group > 1:
+        from spikelib.runs import keras_backend
+        if keras_backend() != "jax":
+            raise ValueError(f"training runs in groups of {group} needs KERAS_BACKEND=jax "
+                             f"(this process: {keras_backend()})")
     from distributed import wait
     started = time.perf_counter()
     store = Store(root)
@@ -205,10 +259,18 @@ def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
     check_writable(root)
     client, cluster = _client(scheduler, workers, threads_per_worker)
     try:
-        futures = {client.submit(execute, run, str(root), fresh_process_share,
-                                 key=f"train-{run.key}", pure=False,
-                                 retries=retries, priority=round(run_seconds(run))): run
-                   for run in todo}
+        futures = {}
+        for members in groups(todo, group):
+            run = members[0]
+            if len(members) == 1:
+                future = client.submit(execute, run, str(root), fresh_process_share,
+                                       key=f"train-{run.key}", pure=False, retries=retries,
+                                       priority=round(run_seconds(run)))
+            else:
+                future = client.submit(execute_group, members, str(root),
+                                       key=f"train-group-{run.key}", pure=False,
+                                       retries=retries, priority=round(run_seconds(run)))
+            futures[future] = members
         total = sum(run.training_examples() for run in todo)
         bar = tqdm(total=total, unit="ex", unit_scale=True, disable=not progress,
                    desc=f"{len(todo)} runs", dynamic_ncols=True,
@@ -223,17 +285,19 @@ def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,
                 done = {future for future in pending if future.done()}
                 pending -= done
                 for future in done:
-                    run = futures[future]
+                    members = futures[future]
                     if future.status == "finished":
-                        summary.finished.append(future.result())
-                    else:
-                        error = future.exception()
-                        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+                        result = future.result()
+                        summary.finished.extend(result if len(members) > 1 else [result])
+                        continue
+                    error = future.exception()
+                    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+                    for run in members:
                         summary.failed[run.key] = (run, text)
                         bar.write(f"run failed: {run.label()}: {text}")
-                finished = [futures[f] for f in futures if f not in pending]
+                finished = [run for f in futures if f not in pending for run in futures[f]]
                 examples = sum(run.training_examples() for run in finished) + sum(
-                    _examples_done(store, futures[f]) for f in pending)
+                    _examples_done(store, run) for f in pending for run in futures[f])
                 bar.n = min(examples, total)
                 bar.set_description(f"{len(finished)}/{len(todo)} runs"
                                     + (f", {len(summary.failed)} failed" if summary.failed else ""),

@@ -33,7 +33,7 @@ TRAINING_CODE = {
             "experiment", "stopping"),
 }
 # What a backend other than TensorFlow adds to a spiking run's training code.
-BACKEND_CODE = {"jax": ("training_jax",)}
+BACKEND_CODE = {"jax": ("training_jax", "training_many")}
 # Split sizes when a config says None (the whole split).
 SPLIT_SIZES = {"train": 54000, "validation": 6000, "test": 10000}
 

@@ -536,7 +536,8 @@ print(json.dumps(dict(package=spikelib.__file__, digest=code_digest(sys.argv[1])
 
 
 def _in_package(package, script, argument, what):
-    """The JSON report of `script` run with the `spikelib` folder `package`, in a process of its own."""
+    """The JSON report of `script` run, in a process of its own, with the `spikelib`
+    folder `package`."""
     package = Path(package).resolve()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(package.parent)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),

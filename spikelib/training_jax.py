@@ -38,7 +38,9 @@ class ChunkTrainer:
 
     Runs the first `n_steps` batches of (steps, batch, ...) arrays, one Adam
     step each, in one compiled loop, as `Trainer._train_chunk` does under
-    TensorFlow, and writes the new weights and optimizer states back.
+    TensorFlow, and writes the new weights and optimizer states back.  Its
+    pure function `chunk(values, optimizer states, arrays..., n_steps)` is
+    what `spikelib.training_many` maps over several runs.
     """
 
     def __init__(self, trainer):
@@ -72,6 +74,7 @@ class ChunkTrainer:
             errors = ops.zeros((times.shape[0],), "float32")
             return jax.lax.fori_loop(0, n_steps, body, (values, states, errors))
 
+        self.chunk = chunk
         self._compiled = jax.jit(chunk)
 
     def __call__(self, times, rows, clean_times, example_weights, n_steps):

@@ -136,8 +136,8 @@ _PLAN_AND_RESUME = textwrap.dedent("""
         pass
     _, resumed = train_and_test(config, data, progress=False,
                                 state=store.load_checkpoint(runs[0]))
-    untimed = lambda history: [{k: v for k, v in r.items() if "second" not in k}
-                               for r in history]
+    untimed = lambda history: [{k: v for k, v in r.items()
+                                if "second" not in k and k != "train_mse"} for r in history]
     print(json.dumps(dict(
         ok=summary.ok, keys=[run.key for run in runs],
         backends=[r["versions"].get("keras_backend") for r in results.values()],
@@ -163,3 +163,71 @@ def test_under_jax_the_runner_trains_a_plan_and_a_killed_run_resumes_exactly(tmp
     assert [key.rsplit("-", 1)[1] for key in report["keys"]] == [
         code_digest("sae", backend="jax"), code_digest("ann", backend="jax")]
     assert code_digest("sae", backend="jax") != code_digest("sae", backend="tensorflow")
+
+
+_GROUPED = textwrap.dedent("""
+    import json, sys
+    from spikelib.config import paper_config
+    from spikelib.runner import run_plan
+    from spikelib.runs import Run
+    from spikelib.store import Store
+
+    root = sys.argv[1]
+    config = paper_config(0.0, 1, 8, epochs=3, patience=1, min_delta=0.3,
+                          train_examples=150, validation_examples=40, test_examples=40)
+    runs = [Run("sae", config.replace(seed=seed)) for seed in range(2)]
+    untimed = lambda history: [{k: v for k, v in r.items()
+                                if "second" not in k and k != "train_mse"} for r in history]
+    report = {}
+    for group in (2, 1):
+        summary = run_plan(runs, f"{root}/{group}", workers=1, progress=False, shipped=False,
+                           group=group)
+        results = [Store(f"{root}/{group}").results(run) for run in runs]
+        report[group] = dict(ok=summary.ok, groups=[r.get("group", 1) for r in results],
+                             histories=[untimed(r["history"]) for r in results],
+                             train=[[h["train_mse"] for h in r["history"]] for r in results],
+                             test_mse=[r["test_mse"] for r in results],
+                             stops=[r["stop_reason"] for r in results])
+    print(json.dumps(report))
+""")
+
+
+def test_under_jax_seeds_of_a_row_train_in_one_step_as_they_train_alone(tmp_path):
+    """Two seeds of a row through the runner in one group and one by one: the same
+    validation and test errors per epoch, stops and final test errors, bit for bit;
+    the training error, summed inside the vmapped step, to float32 rounding."""
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", _GROUPED, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    grouped, alone = report["2"], report["1"]
+    assert grouped["ok"] and alone["ok"]
+    assert grouped["groups"] == [2, 2] and alone["groups"] == [1, 1]
+    for name in ("histories", "test_mse", "stops"):
+        assert grouped[name] == alone[name], name
+    for mine, theirs in zip(grouped["train"], alone["train"]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6)
+
+
+def test_groups_need_jax(tmp_path):
+    from spikelib.config import paper_config
+    from spikelib.runner import run_plan
+    from spikelib.runs import Run
+    runs = [Run("sae", paper_config(0.0, 1, 8, epochs=1, seed=seed)) for seed in range(2)]
+    with pytest.raises(ValueError, match="KERAS_BACKEND=jax"):
+        run_plan(runs, tmp_path, group=2, shipped=False)
+
+
+def test_only_seeds_of_one_spiking_row_share_a_group():
+    from spikelib.config import paper_config
+    from spikelib.runner import groups
+    from spikelib.runs import Run
+    row = paper_config(0.0, 1, 8, epochs=2)
+    seeds = [Run("sae", row.replace(seed=seed)) for seed in range(5)]
+    other_row = Run("sae", paper_config(0.2, 1, 8, epochs=2))
+    conventional = [Run("ann", row.replace(seed=seed)) for seed in range(2)]
+    found = groups(seeds + [other_row] + conventional, 2)
+    assert [len(members) for members in found] == [2, 2, 1, 1, 1, 1]
+    assert found[:3] == [seeds[:2], seeds[2:4], seeds[4:]]
+    assert groups(seeds, 1) == [[run] for run in seeds]

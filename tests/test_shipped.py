@@ -281,3 +281,14 @@ def test_a_run_still_falling_under_the_new_rule_is_not_shipped_again():
                    stop_reason="patience")
     assert shipped._stops_where_it_stopped(results, Budget(100, 3, 0.01))
     assert not shipped._stops_where_it_stopped(results, Budget(100, 3, 0.01, rule="window"))
+
+
+def test_the_reload_sample_holds_the_re_derived_runs_and_its_count():
+    import numpy as np
+    items = [shipped.ShippedRun(f"sae-{i:016x}-00000000", None) for i in range(10)]
+    chosen = [items[7], items[2]]
+    for count in (0, 2, 5, 10, 20):
+        sample = shipped._reload_sample(items, chosen, count, np.random.default_rng(count))
+        assert len(sample) == max(2, min(count, 10))
+        assert items[7] in sample and items[2] in sample
+        assert sample == [item for item in items if item in sample]  # shipped order
