@@ -110,7 +110,7 @@ class Store:
     def model(self, run):
         """The trained model of a finished run, weights loaded."""
         self.results(run)
-        model = new_model(run)
+        model = run.new_model()
         model.load_weights(self.folder(run) / "model.weights.h5")
         return model
 
@@ -186,16 +186,6 @@ class Store:
         return [run for run in runs if self.is_done(run)]
 
 
-def new_model(run):
-    """An untrained model of the run's kind and config (built)."""
-    config = run.config
-    if run.kind == "sae":
-        from spikelib.autoencoder import SpikingAutoencoder
-        return SpikingAutoencoder.from_run_config(config)
-    from spikelib.conventional import new_conventional
-    return new_conventional(config.network.n_hidden, config.seed)
-
-
 def write_table(rows, root, name):
     """Save rows (list of dicts or DataFrame) as tables/<name>.csv atomically."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
@@ -216,5 +206,5 @@ def read_table(root, name):
     return pd.read_csv(path)
 
 
-__all__ = ["Run", "Store", "results_root", "check_writable", "new_model", "write_table",
-           "read_table", "MARKER"]
+__all__ = ["Run", "Store", "results_root", "check_writable", "write_table", "read_table",
+           "MARKER"]
