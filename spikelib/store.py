@@ -89,14 +89,20 @@ def write_run(folder, results, model, replace=False):
     return publish(folder, write, replace)
 
 
+def check_publishable(folder):
+    """OSError unless `publish` could write `folder`: its parent can be made,
+    and a folder in that.  Leaves nothing behind but the parent."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    probe = _temporary(folder)
+    probe.mkdir()
+    probe.rmdir()
+
+
 def check_writable(root):
     """Fail clearly when this process cannot write the results folder."""
-    root = Path(root)
     try:
-        (root / "runs").mkdir(parents=True, exist_ok=True)
-        probe = root / "runs" / f".probe-{socket.gethostname()}-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
+        check_publishable(Path(root) / "runs" / ".probe")
     except OSError as error:
         raise PermissionError(
             f"cannot write the results folder {root} on host {socket.gethostname()} ({error}); "
@@ -202,5 +208,5 @@ def read_table(root, name):
     return pd.read_csv(path)
 
 
-__all__ = ["Run", "Store", "results_root", "check_writable", "publish", "write_run",
-           "write_table", "read_table", "MARKER"]
+__all__ = ["Run", "Store", "results_root", "check_writable", "check_publishable", "publish",
+           "write_run", "write_table", "read_table", "MARKER"]
