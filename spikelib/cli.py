@@ -131,11 +131,9 @@ def _check_out(out, overwrite):
     if out.exists() and not results.exists() and any(out.iterdir()):
         raise ValueError(f"--out {out} holds files that are not a run; choose a new or empty "
                          "folder (the run replaces the folder's contents)")
-    probe = out.parent / f".probe-{out.name}-{os.getpid()}"
+    from spikelib.store import check_publishable
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        probe.mkdir()
-        probe.rmdir()
+        check_publishable(out)
     except OSError as error:
         raise ValueError(f"--out {out}: cannot create a folder there ({error.strerror})") from None
 

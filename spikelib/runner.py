@@ -219,10 +219,8 @@ def _client(scheduler, workers, threads_per_worker):
 
 
 def _examples_done(store, run):
-    """Training examples of `run` done so far, from its latest checkpoint's name."""
-    epochs = [int(p.name.split("-")[1]) for p in store.checkpoint_folder(run).glob("epoch-*")
-              if (p / "COMPLETE").exists()]
-    return max(epochs, default=0) * run.examples("train")
+    """Training examples of `run` done so far, by its latest checkpoint."""
+    return store.checkpoint_epoch(run) * run.examples("train")
 
 
 def run_plan(runs, root, scheduler=None, workers=None, threads_per_worker=None,

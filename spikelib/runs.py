@@ -92,6 +92,14 @@ class Run:
         """Training examples in all at the full budget (epochs x training split)."""
         return self.config.budget.epochs * self.examples("train")
 
+    def new_model(self):
+        """An untrained model of the run's kind and config (built)."""
+        if self.kind == "sae":
+            from spikelib.autoencoder import SpikingAutoencoder
+            return SpikingAutoencoder.from_run_config(self.config)
+        from spikelib.conventional import new_conventional
+        return new_conventional(self.config.network.n_hidden, self.config.seed)
+
     def label(self):
         """A short human-readable name: kind, data set, grid row, seed."""
         c = self.config

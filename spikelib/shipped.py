@@ -354,22 +354,19 @@ def _reloaded_test_error(item):
     from spikelib.experiment import prepare_data
     run = item.run
     data = prepare_data(run.config)
+    model = run.new_model()
+    model.load_weights(item.folder / "model.weights.h5")
     if run.kind == "sae":
-        from spikelib.autoencoder import SpikingAutoencoder
         from spikelib.loss import reconstruction_error
         from spikelib.training import evaluation_events, spike_times_of
-        model = SpikingAutoencoder.from_run_config(run.config)
-        model.load_weights(item.folder / "model.weights.h5")
         _, outputs = spike_times_of(model, evaluation_events(data)[1])
         return float(np.mean(np.asarray(
             reconstruction_error(outputs, data.test_clean, run.config.latency))))
     from spikelib.baselines import mse
-    from spikelib.conventional import ConventionalParameters, new_conventional
+    from spikelib.conventional import ConventionalParameters
     from spikelib.encoding import as_values
     import keras
     parameters = ConventionalParameters()
-    model = new_conventional(run.config.network.n_hidden, run.config.seed, parameters)
-    model.load_weights(item.folder / "model.weights.h5")
     # Compiled as trained: its test error came from the XLA-compiled predict.
     model.compile(optimizer=keras.optimizers.Adam(parameters.learning_rate), loss="mse",
                   jit_compile=True)

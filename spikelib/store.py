@@ -3,15 +3,16 @@
 Everything a profile produces goes under `results/<profile>/` (or
 `$SPIKELIB_RESULTS/<profile>`): finished runs in `runs/<key>/`
 (results.json, model.weights.h5 and the completion marker COMPLETE),
-per-epoch checkpoints of unfinished runs in `checkpoints/<key>/`, tidy
+the latest complete checkpoint of an unfinished run in
+`checkpoints/<key>/epoch-NNNN/` (its files: `spikelib.checkpoint`), tidy
 tables in `tables/`, figures in `figures/`.
 
 Safety: a run is written into a temporary folder beside its final place
 and renamed into place in one step, after its marker; a folder without the
 marker is never read; when two workers race on one key the first rename
 wins and the other's copy is discarded.  A checkpoint is written the same
-way, so a process killed at any moment leaves either the previous
-checkpoint or the new one.
+way (`publish`), so a process killed at any moment leaves either the
+previous checkpoint or the new one.
 """
 
 import json
@@ -21,9 +22,9 @@ import socket
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from spikelib import checkpoint
 from spikelib.runs import Run
 
 MARKER = "COMPLETE"
@@ -59,29 +60,49 @@ def _publish(temporary, folder):
         raise
 
 
-def write_run(folder, results, model, replace=False):
-    """Write a finished run (results.json, model.weights.h5, the marker) to
-    `folder` in one step.  Returns False, writing nothing, when another
-    writer published a run there first, unless `replace`."""
+def publish(folder, write, replace=False):
+    """Make `folder` in one step: `write(temporary)` fills a new folder beside it,
+    which is then renamed to `folder`, its marker inside.  Returns False,
+    writing nothing, when another writer published `folder` first, unless
+    `replace`; a `write` that fails leaves nothing behind."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = _temporary(folder)
     temporary.mkdir()
-    (temporary / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False))
-    model.save_weights(temporary / "model.weights.h5")
+    try:
+        write(temporary)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
     if replace and folder.exists():
         shutil.rmtree(folder)
     return _publish(temporary, folder)
 
 
+def write_run(folder, results, model, replace=False):
+    """Publish a finished run (results.json, model.weights.h5, the marker) as
+    `folder`; False, writing nothing, when another writer was first, unless
+    `replace`."""
+    def write(temporary):
+        (temporary / "results.json").write_text(json.dumps(results, indent=2, allow_nan=False))
+        model.save_weights(temporary / "model.weights.h5")
+    return publish(folder, write, replace)
+
+
+def check_publishable(folder):
+    """OSError unless `publish` could write `folder`: its parent can be made,
+    and a folder in that.  Leaves nothing behind but the parent."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    probe = _temporary(folder)
+    probe.mkdir()
+    probe.rmdir()
+
+
 def check_writable(root):
     """Fail clearly when this process cannot write the results folder."""
-    root = Path(root)
     try:
-        (root / "runs").mkdir(parents=True, exist_ok=True)
-        probe = root / "runs" / f".probe-{socket.gethostname()}-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
+        check_publishable(Path(root) / "runs" / ".probe")
     except OSError as error:
         raise PermissionError(
             f"cannot write the results folder {root} on host {socket.gethostname()} ({error}); "
@@ -110,7 +131,7 @@ class Store:
     def model(self, run):
         """The trained model of a finished run, weights loaded."""
         self.results(run)
-        model = new_model(run)
+        model = run.new_model()
         model.load_weights(self.folder(run) / "model.weights.h5")
         return model
 
@@ -124,15 +145,12 @@ class Store:
         """Publish a finished run from copies of its `files`; `shipped_as`: the
         key of the shipped run they come from (`spikelib.shipped`), noted in
         the file SHIPPED."""
-        folder = self.folder(run)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        temporary = _temporary(folder)
-        temporary.mkdir()
-        for path in files:
-            shutil.copyfile(path, temporary / Path(path).name)
-        if shipped_as is not None:
-            (temporary / SHIPPED).write_text(shipped_as + "\n")
-        _publish(temporary, folder)
+        def write(temporary):
+            for path in files:
+                shutil.copyfile(path, temporary / Path(path).name)
+            if shipped_as is not None:
+                (temporary / SHIPPED).write_text(shipped_as + "\n")
+        publish(self.folder(run), write)
 
     def is_shipped(self, run):
         """Whether the finished run was copied from the shipped runs, not trained here."""
@@ -142,58 +160,32 @@ class Store:
         return self.root / "checkpoints" / run.key
 
     def save_checkpoint(self, run, state):
-        """Write a `TrainingState` as the run's latest checkpoint."""
+        """Publish a `TrainingState` as the run's latest checkpoint; remove the older ones."""
         folder = self.checkpoint_folder(run) / f"epoch-{state.epoch:04d}"
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        temporary = _temporary(folder)
-        temporary.mkdir()
-        arrays = {f"weights_{i}": w for i, w in enumerate(state.weights)}
-        arrays.update({f"best_{i}": w for i, w in enumerate(state.best_weights or [])})
-        for which, values in enumerate(state.optimizer_state):
-            arrays.update({f"optimizer{which}_{i}": v for i, v in enumerate(values)})
-        np.savez(temporary / "arrays.npz", **arrays)
-        meta = dict(epoch=state.epoch, history=state.history, rng_state=state.rng_state,
-                    best_error=state.best_error, since_improvement=state.since_improvement,
-                    stop_reason=state.stop_reason, has_best=state.best_weights is not None,
-                    n_weights=len(state.weights),
-                    n_optimizer=[len(values) for values in state.optimizer_state])
-        (temporary / "state.json").write_text(json.dumps(meta))
-        _publish(temporary, folder)
+        publish(folder, lambda temporary: checkpoint.save(state, temporary))
         for older in folder.parent.glob("epoch-*"):
             if older.name < folder.name:
                 shutil.rmtree(older, ignore_errors=True)
 
-    def load_checkpoint(self, run):
-        """The latest complete `TrainingState` of the run, or None."""
-        from spikelib.training import TrainingState
+    def _latest_checkpoint(self, run):
+        """The folder of the run's latest complete checkpoint, or None."""
         complete = sorted(p for p in self.checkpoint_folder(run).glob("epoch-*")
                           if (p / MARKER).exists())
-        if not complete:
-            return None
-        meta = json.loads((complete[-1] / "state.json").read_text())
-        with np.load(complete[-1] / "arrays.npz") as arrays:
-            weights = [arrays[f"weights_{i}"] for i in range(meta["n_weights"])]
-            best = ([arrays[f"best_{i}"] for i in range(meta["n_weights"])]
-                    if meta["has_best"] else None)
-            optimizer = [[arrays[f"optimizer{which}_{i}"] for i in range(count)]
-                         for which, count in enumerate(meta["n_optimizer"])]
-        return TrainingState(meta["epoch"], meta["history"], weights, optimizer,
-                             meta["rng_state"], best, meta["best_error"],
-                             meta["since_improvement"], meta["stop_reason"])
+        return complete[-1] if complete else None
+
+    def checkpoint_epoch(self, run):
+        """The epoch of the run's latest complete checkpoint; 0 if it has none."""
+        latest = self._latest_checkpoint(run)
+        return 0 if latest is None else int(latest.name.split("-")[1])
+
+    def load_checkpoint(self, run):
+        """The latest complete `TrainingState` of the run, or None."""
+        latest = self._latest_checkpoint(run)
+        return None if latest is None else checkpoint.load(latest)
 
     def finished(self, runs):
         """The subset of `runs` that is finished."""
         return [run for run in runs if self.is_done(run)]
-
-
-def new_model(run):
-    """An untrained model of the run's kind and config (built)."""
-    config = run.config
-    if run.kind == "sae":
-        from spikelib.autoencoder import SpikingAutoencoder
-        return SpikingAutoencoder.from_run_config(config)
-    from spikelib.conventional import new_conventional
-    return new_conventional(config.network.n_hidden, config.seed)
 
 
 def write_table(rows, root, name):
@@ -216,5 +208,5 @@ def read_table(root, name):
     return pd.read_csv(path)
 
 
-__all__ = ["Run", "Store", "results_root", "check_writable", "new_model", "write_table",
-           "read_table", "MARKER"]
+__all__ = ["Run", "Store", "results_root", "check_writable", "check_publishable", "publish",
+           "write_run", "write_table", "read_table", "MARKER"]

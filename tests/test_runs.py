@@ -133,7 +133,7 @@ def test_results_with_nan_are_refused(tmp_path):
     store, run = Store(tmp_path), Run("sae", _tiny())
     with pytest.raises(ValueError):
         store.write(run, {"test_mse": float("nan")}, _Model())
-    assert not store.is_done(run)
+    assert not store.is_done(run) and not list(store.folder(run).parent.glob(".tmp-*"))
 
 
 class _Killed(Exception):
@@ -162,6 +162,89 @@ def test_resume_from_a_checkpoint_gives_the_uninterrupted_run(tmp_path):
     assert resumed["test_mse"] == reference["test_mse"]
     for mine, theirs in zip(model.weights, reference_model.weights):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def _assert_arrays_equal(mine, theirs):
+    assert len(mine) == len(theirs)
+    for a, b in zip(mine, theirs):
+        assert np.asarray(a).dtype == np.asarray(b).dtype
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("has_best", [True, False])
+def test_a_checkpoint_round_trip_keeps_every_field(tmp_path, has_best):
+    """Saved and loaded by the store, a state comes back field for field: the
+    weights, best weights and both optimizers' variables with their dtypes,
+    the random generator (it draws on as before), history and counters."""
+    from spikelib.autoencoder import SpikingAutoencoder
+    from spikelib.training import Trainer, TrainingState
+    config = _tiny()
+    model = SpikingAutoencoder.from_run_config(config)
+    trainer = Trainer(model, config)
+    noise = np.random.default_rng(5)
+    trainer.restore_optimizer_state([[noise.uniform(1, 9, v.shape).astype(v.dtype) for v in values]
+                                     for values in trainer.optimizer_state()])
+    rng = np.random.default_rng(config.seed)
+    rng.permutation(300)
+    weights = [w.numpy() for w in model.weights]
+    history = [dict(epoch=1, validation_mse=0.1 / 3, on_plateau=False, best=True),
+               dict(epoch=2, validation_mse=0.2 / 3, on_plateau=True)]
+    state = TrainingState(3, history, weights, trainer.optimizer_state(), rng.bit_generator.state,
+                          [2 * w for w in weights] if has_best else None,
+                          0.1 / 3 if has_best else float("inf"), 2,
+                          "patience" if has_best else None)
+    store, run = Store(tmp_path), Run("sae", config)
+    store.save_checkpoint(run, state)
+    loaded = store.load_checkpoint(run)
+    assert store.checkpoint_epoch(run) == 3
+    for name in ("epoch", "history", "rng_state", "best_error", "since_improvement",
+                 "stop_reason"):
+        assert getattr(loaded, name) == getattr(state, name), name
+    _assert_arrays_equal(loaded.weights, state.weights)
+    assert (loaded.best_weights is None) == (not has_best)
+    _assert_arrays_equal(loaded.best_weights or [], state.best_weights or [])
+    restored = Trainer(SpikingAutoencoder.from_run_config(config), config)
+    restored.restore_optimizer_state(loaded.optimizer_state)
+    for mine, theirs in zip(restored.optimizer_state(), state.optimizer_state, strict=True):
+        _assert_arrays_equal(mine, theirs)
+    resumed = np.random.default_rng()
+    resumed.bit_generator.state = loaded.rng_state
+    np.testing.assert_array_equal(resumed.permutation(300), rng.permutation(300))
+
+
+def test_a_checkpoint_folder_in_the_present_format_loads(tmp_path):
+    """The files of a checkpoint as the store has written them since runs
+    resume (arrays.npz, state.json, the marker), made here by hand, load as
+    the state they hold; a newer folder without its marker is passed over."""
+    store, run = Store(tmp_path), Run("sae", _tiny())
+    folder = store.checkpoint_folder(run) / "epoch-0003"
+    folder.mkdir(parents=True)
+    weights = [np.arange(6, dtype=np.float32).reshape(2, 3), np.ones(2, np.float32)]
+    optimizer = [[np.int64(4), np.full((2, 3), 0.5, np.float32)], [np.float32(0.25)]]
+    np.savez(folder / "arrays.npz", weights_0=weights[0], weights_1=weights[1],
+             best_0=-weights[0], best_1=-weights[1], optimizer0_0=optimizer[0][0],
+             optimizer0_1=optimizer[0][1], optimizer1_0=optimizer[1][0])
+    meta = dict(epoch=3, history=[{"epoch": 1, "validation_mse": 0.5}],
+                rng_state=np.random.default_rng(0).bit_generator.state, best_error=0.25,
+                since_improvement=1, stop_reason=None, has_best=True, n_weights=2,
+                n_optimizer=[2, 1])
+    (folder / "state.json").write_text(json.dumps(meta))
+    (folder / MARKER).write_text("")
+    (folder.parent / "epoch-0004").mkdir()
+    state = store.load_checkpoint(run)
+    assert store.checkpoint_epoch(run) == 3
+    assert (state.epoch, state.history, state.rng_state, state.best_error,
+            state.since_improvement, state.stop_reason) == (
+        3, meta["history"], meta["rng_state"], 0.25, 1, None)
+    _assert_arrays_equal(state.weights, weights)
+    _assert_arrays_equal(state.best_weights, [-w for w in weights])
+    for mine, theirs in zip(state.optimizer_state, optimizer, strict=True):
+        _assert_arrays_equal(mine, theirs)
+
+
+def test_a_run_without_a_checkpoint_starts_from_epoch_0(tmp_path):
+    store, run = Store(tmp_path), Run("sae", _tiny())
+    assert store.load_checkpoint(run) is None and store.checkpoint_epoch(run) == 0
 
 
 def test_early_stopping_records_where_and_why():
@@ -303,6 +386,16 @@ def test_an_unwritable_results_folder_is_a_clear_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(PermissionError, match="SPIKELIB_RESULTS"):
         check_writable(blocker / "results")
+
+
+def test_the_publishability_check_leaves_only_the_parent(tmp_path):
+    from spikelib.store import check_publishable
+    check_publishable(tmp_path / "a" / "b" / "run")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == [Path("a"),
+                                                                             Path("a/b")]
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError):
+        check_publishable(tmp_path / "file" / "run")
 
 
 def test_a_worker_near_the_memory_map_limit_trains_in_fresh_processes(tmp_path):
