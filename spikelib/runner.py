@@ -128,7 +128,7 @@ def execute_group(runs, root):
     configure_threads(threads)
     store = Store(root)
     todo = [run for run in runs if not store.is_done(run)]
-    resumed = [run for run in todo if store.load_checkpoint(run) is not None]
+    resumed = [run for run in todo if store.checkpoint_epoch(run) > 0]
     fresh = [run for run in todo if run not in resumed]
     results = [store.results(run) for run in runs if run not in todo]
     results += [execute(run, root) for run in resumed]
