@@ -89,11 +89,10 @@ def main():
     print(f"README row, {args.examples} training examples per member, second epoch, "
           "examples/s (all members together)")
     for repeat in range(1, args.repeats + 1):
-        line = [f"run {repeat}:",
-                f"TF single {_in_process('tensorflow', ['single', '1'], args.examples)['rate']:.0f}",
-                f"JAX single {_in_process('jax', ['single', '1'], args.examples)['rate']:.0f}"]
-        line += [f"JAX x{n} {_in_process('jax', ['many', str(n)], args.examples)['rate']:.0f}"
-                 for n in args.members]
+        rate = lambda backend, *what: _in_process(backend, what, args.examples)["rate"]
+        line = [f"run {repeat}:", f"TF single {rate('tensorflow', 'single', '1'):.0f}",
+                f"JAX single {rate('jax', 'single', '1'):.0f}"]
+        line += [f"JAX x{n} {rate('jax', 'many', str(n)):.0f}" for n in args.members]
         print("  ".join(line), flush=True)
 
 
