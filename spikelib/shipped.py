@@ -199,6 +199,34 @@ def adopt(runs, store, folder=SHIPPED):
     return adopted
 
 
+@dataclasses.dataclass(frozen=True)
+class MadeRun(Run):
+    """A run as an earlier, proven training code made it: its key carries that code's digest."""
+
+    made_key: str = ""
+
+    @property
+    def key(self):
+        return self.made_key
+
+
+def finished_by_proven_code(runs, store, folder=SHIPPED):
+    """The runs of `runs` that `store` holds finished, by the present code or by
+    an earlier one the manifest proves (then as a `MadeRun`): a campaign goes on
+    training with the code it started with while the code changes beside it."""
+    proven = (read_manifest(folder) or dict(code={}))["code"]
+    found = []
+    for run in runs:
+        if store.is_done(run):
+            found.append(run)
+            continue
+        stem = run.key.rsplit("-", 1)[0]
+        made = [MadeRun(run.kind, run.config, f"{stem}-{digest}")
+                for digest in proven.get(run.kind, [])]
+        found += [item for item in made if store.is_done(item)][:1]
+    return found
+
+
 def ship(runs, store, folder=SHIPPED):
     """Put the finished `runs` of `store` into the shipped folder and rewrite its manifest.
 
@@ -690,7 +718,7 @@ def main(argv=None):
             profile = get_profile(args.profile)
             store = Store(results_root(profile))
             runs = plan(profile)
-            finished = store.finished(runs)
+            finished = finished_by_proven_code(runs, store)
             ship(finished, store)
             restopped = restop(runs)
             removed = prune([run for name in SHIPPING_PROFILES for run in plan(name)])

@@ -292,3 +292,24 @@ def test_the_reload_sample_holds_the_re_derived_runs_and_its_count():
         assert len(sample) == max(2, min(count, 10))
         assert items[7] in sample and items[2] in sample
         assert sample == [item for item in items if item in sample]  # shipped order
+
+
+def test_a_run_finished_by_an_earlier_proven_code_is_shipped_as_made(made, tmp_path):
+    import shutil
+    runs, root, folder = made
+    copy = tmp_path / "shipped"
+    shutil.copytree(folder, copy)
+    sae = runs[0]
+    stem = sae.key.rsplit("-", 1)[0]
+    store = Store(tmp_path / "campaign")
+    older = shipped.MadeRun(sae.kind, sae.config, f"{stem}-0ld0c0de")
+    shutil.copytree(Store(root).folder(sae), store.folder(older))
+    assert shipped.finished_by_proven_code([sae], store, copy) == []  # not proven
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["code"]["sae"] = ["0ld0c0de"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    found = shipped.finished_by_proven_code([sae], store, copy)
+    assert [item.key for item in found] == [older.key]
+    shipped.ship(found, store, copy)
+    assert older.key in shipped.read_manifest(copy)["runs"]
+    assert sae.key not in shipped.read_manifest(copy)["runs"]  # replaced by the run as made
