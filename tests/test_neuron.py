@@ -19,7 +19,9 @@ overflow-safe one for any span (a `cond`); "safe" is "wide" with the safe
 form forced (neuron._ALWAYS_SAFE), so both are checked on every case.
 
 The tests run under TensorFlow and under JAX (float64 there needs
-JAX_ENABLE_X64=1): gradients are taken by `spikelib.autodiff`.
+JAX_ENABLE_X64=1): gradients are taken by `spikelib.autodiff`.  Those marked
+`heavy` evaluate layers of many shapes; eager JAX compiles every op anew for
+each shape, so under JAX they take very long (`make test-jax` leaves them out).
 """
 
 import contextlib
