@@ -66,13 +66,16 @@ test: setup data
 	exit $$status
 
 # The tests whose maths runs under either Keras backend, run again under JAX
-# (float64 cases need JAX_ENABLE_X64); tests/test_backends.py trains under both.
+# (float64 cases need JAX_ENABLE_X64), but for the heavy ones (marker `heavy`:
+# random layers of many shapes, which eager JAX compiles anew for each shape,
+# and training); tests/test_backends.py trains under both.
 JAX_TESTS ?= tests/test_lambertw.py tests/test_encoding.py tests/test_convergence.py \
-	tests/test_config.py tests/test_inhibition.py
+	tests/test_config.py tests/test_inhibition.py tests/test_autodiff.py \
+	tests/test_neuron.py tests/test_training.py tests/test_sections_basic.py
 
 test-jax: setup data
 	KERAS_BACKEND=jax JAX_ENABLE_X64=1 $(PY) -m pytest -q -p no:cacheprovider \
-	  -W ignore::DeprecationWarning $(JAX_TESTS)
+	  -W ignore::DeprecationWarning -m "not slow and not heavy" $(JAX_TESTS)
 
 verify: setup data  ## the claims a short budget shows, for real: exit 1 if one fails
 	@start=$$(date +%s); status=0; \

@@ -17,6 +17,11 @@ silent inputs (zero weights) changes nothing, so the checks run both ways:
 sorted path's prefix sums have a fast form for the usual spans and an
 overflow-safe one for any span (a `cond`); "safe" is "wide" with the safe
 form forced (neuron._ALWAYS_SAFE), so both are checked on every case.
+
+The tests run under TensorFlow and under JAX (float64 there needs
+JAX_ENABLE_X64=1): gradients are taken by `spikelib.autodiff`.  Those marked
+`heavy` evaluate layers of many shapes; eager JAX compiles every op anew for
+each shape, so under JAX they take very long (`make test-jax` leaves them out).
 """
 
 import contextlib
@@ -26,9 +31,10 @@ import keras
 import numpy as np
 import pytest
 import scipy.special
-import tensorflow as tf
+from keras import ops
 
 from spikelib import neuron
+from spikelib.autodiff import tensor, value_and_gradient
 from spikelib.config import NeuronParameters
 from spikelib.neuron import spike_times
 from spikelib.simulate import membrane_potential, possibly_missed, simulate_spike_times
@@ -66,14 +72,14 @@ def widen(inputs, weights, width=WIDE):
             np.pad(weights, ((0, extra), (0, 0))))
 
 
-def run(inputs, weights, decay_rate, threshold, dtype=tf.float64, layout="narrow", **kwargs):
+def run(inputs, weights, decay_rate, threshold, dtype="float64", layout="narrow", **kwargs):
     """spike_times on numpy arrays, as a float64 numpy array."""
     if layout != "narrow":
         inputs, weights = widen(inputs, weights)
     with prefix_form(layout):
-        out = spike_times(tf.constant(inputs, dtype), tf.constant(weights, dtype),
-                          decay_rate, threshold, **kwargs)
-    return np.asarray(out, np.float64)
+        out = spike_times(tensor(inputs, dtype), tensor(weights, dtype), decay_rate,
+                          threshold, **kwargs)
+    return np.asarray(ops.convert_to_numpy(out), np.float64)
 
 
 def gradients(inputs, weights, decay_rate, threshold, upstream, layout="narrow", **kwargs):
@@ -89,15 +95,12 @@ def gradients(inputs, weights, decay_rate, threshold, upstream, layout="narrow",
 
 
 def _gradients(inputs, weights, decay_rate, threshold, upstream, **kwargs):
-    inputs = tf.constant(inputs, tf.float64)
-    weights = tf.constant(weights, tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        tape.watch(weights)
+    def loss(inputs, weights):
         t = spike_times(inputs, weights, decay_rate, threshold, **kwargs)
-        loss = tf.reduce_sum(tf.where(tf.math.is_finite(t), upstream * t, 0.0))
-    d_inputs, d_weights = tape.gradient(loss, [inputs, weights])
-    return d_inputs.numpy(), d_weights.numpy()
+        return ops.sum(ops.where(ops.isfinite(t), ops.multiply(upstream, t), 0.0))
+    _, (d_inputs, d_weights) = value_and_gradient(loss, tensor(inputs, "float64"),
+                                                  tensor(weights, "float64"))
+    return d_inputs, d_weights
 
 
 def pack(layers):
@@ -197,6 +200,7 @@ def reference_sweep():
     return cases
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_packing_is_transparent(layout):
     """A packed evaluation equals the separate ones (up to rounding)."""
@@ -208,6 +212,7 @@ def test_packing_is_transparent(layout):
         np.testing.assert_allclose(packed, alone, rtol=1e-13)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_matches_sequential_reference(reference_sweep, layout):
     assert len(reference_sweep) >= 2000
@@ -223,6 +228,7 @@ def test_matches_sequential_reference(reference_sweep, layout):
     assert worst <= 1e-9, worst
 
 
+@pytest.mark.heavy
 def test_sweep_covers_the_hard_situations(reference_sweep):
     """The random layers include every situation the closed form must handle."""
     counts = dict(neurons=0, fired=0, silent=0, prevented=0, silenced_by_inhibition=0,
@@ -305,6 +311,7 @@ def test_single_input_closed_form(layout):
 # forward pass vs the time-stepped simulation
 
 
+@pytest.mark.heavy
 def test_matches_time_stepped_simulation():
     """Several hundred layers against spikelib.simulate (dt = 0.005).
 
@@ -419,6 +426,7 @@ def _smooth_here(details):
                for row in details for spike in row if math.isfinite(spike["time"]))
 
 
+@pytest.mark.heavy
 def test_gradients_match_finite_differences_and_formula():
     rng = np.random.default_rng(11)
     checked, skipped = 0, 0
@@ -572,9 +580,11 @@ def test_silent_inputs_get_zero_and_finite_gradients(layout):
 @pytest.mark.parametrize("decay_rate, threshold", [(0.0, 1.0), (-1.0, 1.0), (1.0, 0.0), (1.0, -0.5)])
 def test_non_positive_constants_raise(decay_rate, threshold):
     with pytest.raises(ValueError):
-        spike_times(tf.constant([[0.1]]), tf.constant([[1.0]]), decay_rate, threshold)
+        spike_times(tensor([[0.1]], "float32"), tensor([[1.0]], "float32"), decay_rate,
+                    threshold)
 
 
+@pytest.mark.heavy
 def test_float32_agrees_with_float64_on_image_like_inputs():
     """784 pixel inputs t = 1 - b/256 (80 % black = silent) plus 10 pulses at
     k/11, weights as initialised (sigma = sqrt(2/(n_post+n_pre+n_pulses))),
@@ -604,7 +614,7 @@ def test_float32_agrees_with_float64_on_image_like_inputs():
         both = ~sensitive & np.isfinite(t64)
         compared += np.sum(both)
         for layout in ("wide", "safe"):  # the fast and the overflow-safe prefix sums
-            t32 = run(inputs, weights, k, theta, dtype=tf.float32, layout=layout)
+            t32 = run(inputs, weights, k, theta, dtype="float32", layout=layout)
             np.testing.assert_array_equal(np.isfinite(t32)[~sensitive],
                                           np.isfinite(t64)[~sensitive])
             error = np.abs(t32[both] - t64[both]) / np.maximum(1.0, np.abs(t64[both]))
@@ -624,7 +634,7 @@ def test_float32_inputs_spread_far_apart():
     """Input 1 alone fires just after t = 45; input 0 at t = 0 is negligible."""
     inputs, weights, k, theta = [[0.0, 45.0]], [[0.1], [10.0]], 2.0, 0.5
     expected = reference.first_spike(inputs[0], [0.1, 10.0], k, theta)["time"]
-    assert run(inputs, weights, k, theta, dtype=tf.float32)[0, 0] == pytest.approx(
+    assert run(inputs, weights, k, theta, dtype="float32")[0, 0] == pytest.approx(
         expected, rel=1e-6)
 
 
@@ -658,8 +668,8 @@ def test_far_apart_inputs_float32(layout, inputs, weights, k, expected):
     theta = 0.5
     reference_time = _reference_times(inputs, weights, k, theta)[0, 0]
     assert reference_time == pytest.approx(expected, abs=1e-8)
-    dense = run(inputs, weights, k, theta, dtype=tf.float32)[0, 0]
-    got = run(inputs, weights, k, theta, dtype=tf.float32, layout=layout)[0, 0]
+    dense = run(inputs, weights, k, theta, dtype="float32")[0, 0]
+    got = run(inputs, weights, k, theta, dtype="float32", layout=layout)[0, 0]
     assert got == pytest.approx(reference_time, rel=1e-6)
     assert got == pytest.approx(dense, rel=1e-6)
 
@@ -670,7 +680,7 @@ def test_far_input_silences_only_what_it_should():
     inputs = [[0.0, 0.1, 45.0]]
     weights = [[5.0, 1.0], [0.0, 1.0], [1.0, 1.0]]
     expected = _reference_times(inputs, weights, 2.0, 0.5)
-    got = run(inputs, weights, 2.0, 0.5, dtype=tf.float32, layout="wide")
+    got = run(inputs, weights, 2.0, 0.5, dtype="float32", layout="wide")
     np.testing.assert_array_equal(np.isfinite(got), np.isfinite(expected))
     np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], rtol=1e-6)
 
@@ -687,7 +697,7 @@ def test_learned_pulse_far_after_the_image():
     weights = rng.normal(0.05, 0.12, (202, 64))
     weights[-1] = rng.normal(0.5, 1.0, 64)
     expected, details = reference.layer(inputs, weights, k, theta)
-    got = run(inputs, weights, k, theta, dtype=tf.float32)
+    got = run(inputs, weights, k, theta, dtype="float32")
     assert np.isfinite(expected).sum(axis=1).min() >= 30
     sensitive = np.array([[s.get("branch_gap", np.inf) < 1e-3 for s in row] for row in details])
     np.testing.assert_array_equal(np.isfinite(got)[~sensitive], np.isfinite(expected)[~sensitive])
@@ -731,19 +741,21 @@ def _spread_sweep(seed, dtype, skip_touching):
     return fired, worst
 
 
+@pytest.mark.heavy
 def test_spans_up_to_1000_over_k_match_the_reference_float64():
     """Random layers spanning up to 1000/K (beyond float64's 709 nats): the
     sorted path (both forms) and the dense path as the sequential reference."""
-    fired, worst = _spread_sweep(12, tf.float64, skip_touching=False)
+    fired, worst = _spread_sweep(12, "float64", skip_touching=False)
     print(f"spans to 1000/K, float64: {fired} spikes, max relative error {worst:.1e}")
     assert fired >= 100
     assert worst <= 1e-9
 
 
+@pytest.mark.heavy
 def test_spans_up_to_1000_over_k_float32():
     """The same in float32: no spike lost or invented (away from touching),
     times to float32 precision."""
-    fired, worst = _spread_sweep(13, tf.float32, skip_touching=True)
+    fired, worst = _spread_sweep(13, "float32", skip_touching=True)
     print(f"spans to 1000/K, float32: {fired} spikes, max relative error {worst:.1e}")
     assert fired >= 100
     assert worst <= 2e-6
@@ -754,10 +766,11 @@ def test_huge_weight_takes_the_safe_form():
     would overflow float32, so the layer must take the safe form."""
     inputs, weights, k = [[0.0, 0.5, 20.0]], [[1e30], [1.0], [1.0]], 1.0
     expected = _reference_times(inputs, weights, k, 0.5)[0, 0]
-    assert run(inputs, weights, k, 0.5, dtype=tf.float32, layout="wide")[0, 0] == pytest.approx(
+    assert run(inputs, weights, k, 0.5, dtype="float32", layout="wide")[0, 0] == pytest.approx(
         expected, rel=1e-6)
 
 
+@pytest.mark.heavy
 def test_far_apart_gradients_match_the_dense_path():
     """Gradients of far-apart layers: sorted path (both forms) = dense path."""
     rng = np.random.default_rng(14)
@@ -805,15 +818,18 @@ def test_empty_layers(layout, batch, n_in, n_out):
 def test_events_without_columns_are_all_silent_and_pushed():
     """input_rows with zero columns: every neuron silent, every weight row
     gets the full no-spike push."""
-    weights = tf.constant(np.ones((5, 2)))
-    inputs = tf.zeros((3, 0), tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(weights)
-        out = spike_times(inputs, weights, 1.0, 0.5, penalty_no_spike=2.0,
-                          input_rows=tf.zeros((3, 0), tf.int32))
-        loss = tf.reduce_sum(tf.where(tf.math.is_finite(out), out, 0.0))
-    assert out.shape == (3, 2) and np.all(out.numpy() == np.inf)
-    np.testing.assert_array_equal(tape.gradient(loss, weights).numpy(), -2.0)
+    inputs, rows = tensor(np.zeros((3, 0))), tensor(np.zeros((3, 0)), "int32")
+
+    def layer(weights):
+        return spike_times(inputs, weights, 1.0, 0.5, penalty_no_spike=2.0, input_rows=rows)
+
+    def loss(weights):
+        out = layer(weights)
+        return ops.sum(ops.where(ops.isfinite(out), out, 0.0))
+    out = layer(tensor(np.ones((5, 2))))
+    _, (gradient,) = value_and_gradient(loss, tensor(np.ones((5, 2))))
+    assert out.shape == (3, 2) and np.all(ops.convert_to_numpy(out) == np.inf)
+    np.testing.assert_array_equal(gradient, -2.0)
 
 
 # ----------------------------------------------------------------------------
@@ -845,31 +861,39 @@ def test_spiking_dense_float64_floatx_forward_and_gradient(floatx64, n_in):
                          weight_mean_multiplier=2.0, pulse_weight_mean_multiplier=4.0, seed=1)
     inputs = rng.uniform(0.0, 1.0, (4, n_in))
     inputs[rng.uniform(size=inputs.shape) < 0.3] = np.inf
-    x = tf.constant(inputs)
-    with tf.GradientTape() as tape:
-        out = layer(x)
-        loss = tf.reduce_sum(tf.where(tf.math.is_finite(out), out, 0.0))
-    kernel_grad = tape.gradient(loss, layer.kernel)
-    assert out.dtype == tf.float64 and kernel_grad.dtype == tf.float64
+    x = tensor(inputs)
+    out = layer(x)
+    trainable = [variable.value for variable in layer.trainable_variables]
+    non_trainable = [variable.value for variable in layer.non_trainable_variables]
+    index = [variable is layer.kernel for variable in layer.trainable_variables].index(True)
+
+    def loss(kernel):
+        values = trainable[:index] + [kernel] + trainable[index + 1:]
+        times, _ = layer.stateless_call(values, non_trainable, x)
+        return ops.sum(ops.where(ops.isfinite(times), times, 0.0))
+    _, (kernel_grad,) = value_and_gradient(loss, layer.kernel.value)
+    assert keras.backend.standardize_dtype(out.dtype) == "float64"
+    assert kernel_grad.dtype == np.float64
+    out = ops.convert_to_numpy(out)
     all_inputs = np.concatenate([inputs, np.tile(layer.pulse_times.numpy(), (4, 1))], axis=1)
     all_weights = np.concatenate([layer.kernel.numpy(), layer.pulse_kernel.numpy()])
     expected, details = reference.layer(all_inputs, all_weights, 1.0, 0.5)
     assert np.isfinite(expected).any()
-    np.testing.assert_array_equal(np.isfinite(out.numpy()), np.isfinite(expected))
+    np.testing.assert_array_equal(np.isfinite(out), np.isfinite(expected))
     ok = np.isfinite(expected)
-    np.testing.assert_allclose(out.numpy()[ok], expected[ok], rtol=1e-12)
+    np.testing.assert_allclose(out[ok], expected[ok], rtol=1e-12)
     expected_grad = np.zeros(all_weights.shape)
     for b, row in enumerate(details):
         for j, spike in enumerate(row):
             expected_grad[:, j] += reference.derivatives(all_inputs[b], all_weights[:, j], 1.0,
                                                          spike)[0]
-    np.testing.assert_allclose(kernel_grad.numpy(), expected_grad[:n_in], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(kernel_grad, expected_grad[:n_in], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_half_precision_is_refused(dtype):
     with pytest.raises(TypeError, match=f"inputs must have a floating dtype.*got {dtype}"):
-        spike_times(tf.zeros((1, 2), dtype), tf.ones((2, 1), dtype), 1.0, 0.5)
+        spike_times(ops.zeros((1, 2), dtype), ops.ones((2, 1), dtype), 1.0, 0.5)
     from spikelib.layer import SpikingDense
     with pytest.raises(TypeError, match=dtype):
         SpikingDense(3, n_pulses=1, neuron=NeuronParameters(1.0, 0.5), dtype=dtype)
@@ -887,7 +911,7 @@ def _call(inputs=None, weights=None, layout="narrow", **kwargs):
     weights = np.ones((inputs.shape[-1], 3)) if weights is None else weights
     args = dict(decay_rate=1.0, threshold=0.5)
     args.update(kwargs)
-    return spike_times(tf.constant(inputs), tf.constant(weights), **args)
+    return spike_times(tensor(inputs), tensor(weights), **args)
 
 
 def _with(values, index, value):
@@ -945,55 +969,66 @@ def test_bad_arguments_raise_clear_errors(layout, change, error, message):
 
 def test_integer_and_mixed_dtypes_are_refused():
     with pytest.raises(TypeError, match=r"inputs must have a floating dtype .* got int32"):
-        spike_times(tf.constant([[0, 1]]), tf.constant([[1.0], [1.0]]), 1.0, 0.5)
+        spike_times(tensor([[0, 1]], "int32"), tensor([[1.0], [1.0]], "float32"), 1.0, 0.5)
     with pytest.raises(TypeError, match=r"weights must have a floating dtype .* got int32"):
-        spike_times(tf.constant([[0.0, 1.0]]), tf.constant([[1], [1]]), 1.0, 0.5)
+        spike_times(tensor([[0.0, 1.0]], "float32"), tensor([[1], [1]], "int32"), 1.0, 0.5)
     with pytest.raises(TypeError, match=r"weights must have the dtype of inputs \(float32\), got float64"):
-        spike_times(tf.constant([[0.0, 1.0]]), tf.constant([[1.0], [1.0]], tf.float64), 1.0, 0.5)
-    inputs = tf.constant(np.sort(np.random.default_rng(0).uniform(size=(2, 80)), axis=1))
+        spike_times(tensor([[0.0, 1.0]], "float32"), tensor([[1.0], [1.0]], "float64"), 1.0, 0.5)
+    inputs = tensor(np.sort(np.random.default_rng(0).uniform(size=(2, 80)), axis=1))
     with pytest.raises(TypeError, match=r"input_rows must have an integer dtype, got float32"):
-        spike_times(inputs, tf.ones((80, 2), tf.float64), 1.0, 0.5,
-                    input_rows=tf.zeros((2, 80), tf.float32))
+        spike_times(inputs, tensor(np.ones((80, 2))), 1.0, 0.5,
+                    input_rows=ops.zeros((2, 80), "float32"))
 
 
 def test_bad_input_rows_are_refused():
-    inputs = tf.constant(np.sort(np.random.default_rng(0).uniform(size=(2, 80)), axis=1))
-    weights = tf.ones((90, 2), tf.float64)
+    inputs = tensor(np.sort(np.random.default_rng(0).uniform(size=(2, 80)), axis=1))
+    weights = tensor(np.ones((90, 2)))
     rows = np.tile(np.arange(80, dtype=np.int32), (2, 1))
     with pytest.raises(ValueError, match=r"input_rows must be row indices in \[0, 90\), got 95"):
-        spike_times(inputs, weights, 1.0, 0.5, input_rows=tf.constant(_with(rows, (1, 2), 95).astype(np.int32)))
+        spike_times(inputs, weights, 1.0, 0.5, input_rows=tensor(_with(rows, (1, 2), 95), "int32"))
     with pytest.raises(ValueError, match=r"input_rows must have the shape of inputs"):
-        spike_times(inputs, weights, 1.0, 0.5, input_rows=tf.constant(rows[:, :40]))
+        spike_times(inputs, weights, 1.0, 0.5, input_rows=tensor(rows[:, :40]))
     # In range, rows beyond the inputs' count are fine (events).
-    spike_times(inputs, weights, 1.0, 0.5, input_rows=tf.constant(rows + 10))
+    spike_times(inputs, weights, 1.0, 0.5, input_rows=tensor(rows + 10))
+
+
+def _compiled(function):
+    """`function` XLA-compiled by the backend: jax.jit, or tf.function(jit_compile=True)."""
+    if keras.backend.backend() == "jax":
+        import jax
+        return jax.jit(function)
+    import tensorflow as tf
+    return tf.function(function, jit_compile=True)
 
 
 def test_value_checks_are_skipped_inside_compiled_code():
-    """Inside tf.function the tensors are symbolic: no per-step cost, no error
-    (the compiled callers validate their data before the loop)."""
-    compiled = tf.function(lambda x, w: spike_times(x, w, 1.0, 0.5), jit_compile=True)
-    out = compiled(tf.constant([[np.nan, 0.1]]), tf.constant([[1.0], [1.0]]))
+    """Inside compiled code (tf.function, jax.jit) the tensors are symbolic: no
+    per-step cost, no error (the compiled callers validate their data before the loop)."""
+    compiled = _compiled(lambda x, w: spike_times(x, w, 1.0, 0.5))
+    out = compiled(tensor([[np.nan, 0.1]], "float32"), tensor([[1.0], [1.0]], "float32"))
     assert out.shape == (1, 1)
     with pytest.raises(ValueError, match="weights must have one row per input"):  # static: always
-        compiled(tf.constant([[0.0, 0.1]]), tf.constant([[1.0], [1.0], [1.0]]))
+        compiled(tensor([[0.0, 0.1]], "float32"), tensor([[1.0], [1.0], [1.0]], "float32"))
 
 
 def test_spiking_dense_refuses_bad_calls():
     from spikelib.layer import SpikingDense
     layer = SpikingDense(3, n_pulses=2, neuron=NeuronParameters(1.0, 0.5), seed=0)
     with pytest.raises(ValueError, match=r"inputs of 'spiking_dense\w*' must be 2-D"):
-        layer(tf.zeros((5,)))
-    layer(tf.zeros((2, 5)))
+        layer(ops.zeros((5,)))
+    layer(ops.zeros((2, 5)))
     with pytest.raises(ValueError, match=r"must have 5 columns .* got shape \(2, 6\)"):
-        layer(tf.zeros((2, 6)))
+        layer(ops.zeros((2, 6)))
     with pytest.raises(TypeError, match=r"inputs must have a floating dtype .* got int32"):
-        layer(tf.zeros((2, 5), tf.int32))
+        layer(ops.zeros((2, 5), "int32"))
     with pytest.raises(ValueError, match=r"inputs must be spike times .* NaN"):
-        layer(tf.constant([[np.nan, 0.0, 0.0, 0.0, 0.0]]))
+        layer(tensor([[np.nan, 0.0, 0.0, 0.0, 0.0]], "float32"))
     with pytest.raises(ValueError, match=r"input_rows must be row indices in \[0, 5\), got 7"):
-        layer(tf.constant([[0.1, 0.2]]), input_rows=tf.constant([[0, 7]]), sorted_inputs=True)
+        layer(tensor([[0.1, 0.2]], "float32"), input_rows=tensor([[0, 7]], "int32"),
+              sorted_inputs=True)
     with pytest.raises(ValueError, match=r"ascending.*sorted_inputs"):
-        layer(tf.constant([[0.3, 0.2]]), input_rows=tf.constant([[0, 1]]), sorted_inputs=True)
+        layer(tensor([[0.3, 0.2]], "float32"), input_rows=tensor([[0, 1]], "int32"),
+              sorted_inputs=True)
     for kwargs, error, message in [
             (dict(units=-1), ValueError, "units must be >= 0"),
             (dict(units=2.5), TypeError, "units must be an integer"),
@@ -1006,6 +1041,7 @@ def test_spiking_dense_refuses_bad_calls():
             SpikingDense(**args)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-4), ("float64", 1e-11)])
 def test_dense_gradient_in_matrix_products_equals_the_elementwise_one(dtype, tolerance):
     """Where every neuron fires after its last input and nothing is clipped, the dense
@@ -1020,23 +1056,22 @@ def test_dense_gradient_in_matrix_products_equals_the_elementwise_one(dtype, tol
             inputs = np.round(inputs * 4) / 4                       # ties
         weights = rng.normal(0.05, 0.3, (n, out))
         decay_rate, threshold = float(rng.uniform(0.2, 2)), float(rng.uniform(1.0, 3))
-        x, w = tf.constant(inputs, dtype), tf.constant(weights, dtype)
+        x, w = tensor(inputs, dtype), tensor(weights, dtype)
         separable += bool(neuron._fired_after_last_input_unclipped(
             neuron._dense_candidates(x, w, decay_rate), w,
             neuron._first_spike(*_dense_first_spike_arguments(x, w, decay_rate, threshold))[2],
-            np.isfinite(neuron.spike_times(x, w, decay_rate, threshold).numpy()),
+            np.isfinite(ops.convert_to_numpy(neuron.spike_times(x, w, decay_rate, threshold))),
             decay_rate, 1e4))
+
+        def loss(x, w):
+            times = neuron.spike_times(x, w, decay_rate, threshold, 1e4, 0.01)
+            finite = ops.isfinite(times)
+            return ops.sum(ops.where(finite, times * ops.sin(ops.where(finite, times, 0.0)), 0.0))
         gradients = []
         for elementwise in (True, False):
             neuron._ALWAYS_ELEMENTWISE = elementwise
             try:
-                with tf.GradientTape() as tape:
-                    tape.watch([x, w])
-                    times = neuron.spike_times(x, w, decay_rate, threshold, 1e4, 0.01)
-                    finite = tf.math.is_finite(times)
-                    loss = tf.reduce_sum(tf.where(finite, times * tf.sin(tf.where(finite, times, 0.0)),
-                                                  0.0))
-                gradients.append([g.numpy() for g in tape.gradient(loss, [x, w])])
+                gradients.append(value_and_gradient(loss, x, w)[1])
             finally:
                 neuron._ALWAYS_ELEMENTWISE = False
         for reference, separated in zip(*gradients):

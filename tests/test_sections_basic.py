@@ -160,6 +160,26 @@ def test_gradient_check_of_the_example_layer():
     assert len(after_a) == 2 and (after_a["autodiff"] == 0).all()
 
 
+def test_gradient_check_is_the_derivative_of_the_closed_form():
+    """Spike times and autodiff as the closed form by hand (scipy's W0): over the
+    inputs before the spike, A = sum w e^{Kt}, B = sum w t e^{Kt}, t* = B/A - W/K
+    and dt*/dw_i = e^{K t_i} (t_i - t*) / (A (1 + W)); 0 for the later inputs."""
+    import scipy.special
+    k, theta = model.DECAY_RATE, model.THRESHOLD
+    times = model.INPUT_TIMES[0]
+    rows = pd.DataFrame(model.gradient_check())
+    for name, neuron in rows.groupby("neuron"):
+        weights = model.WEIGHTS[:, "ABC".index(name)]
+        spike = neuron["spike_time"].iloc[0]
+        before = times < spike
+        a = np.sum((weights * np.exp(k * times))[before])
+        b = np.sum((weights * times * np.exp(k * times))[before])
+        w0 = scipy.special.lambertw(-(k * theta / a) * np.exp(k * b / a)).real
+        assert spike == pytest.approx(b / a - w0 / k, rel=1e-12)
+        expected = np.where(before, np.exp(k * times) * (times - spike) / (a * (1 + w0)), 0.0)
+        np.testing.assert_allclose(neuron["autodiff"], expected, rtol=1e-10, atol=1e-14)
+
+
 def test_finite_differences_are_nan_for_a_silent_neuron():
     numeric = model.finite_differences(model.INPUT_TIMES, model.WEIGHTS)
     assert np.isnan(numeric[:, 2]).all() and np.isfinite(numeric[:, :2]).all()

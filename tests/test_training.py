@@ -1,12 +1,17 @@
-"""Optimizer, pulses, initialisation, loss scale and training behaviour."""
+"""Optimizer, pulses, initialisation, loss scale and training behaviour.
+
+The tests run under TensorFlow and under JAX, but for the one about
+`spikelib.compiled`, TensorFlow's compiled functions.
+"""
 
 import math
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
+from spikelib.autodiff import tensor, value_and_gradient
 from spikelib.autoencoder import SpikingAutoencoder
 from spikelib.config import NeuronParameters, paper_config
 from spikelib.experiment import prepare_data, train_and_test
@@ -69,13 +74,10 @@ def test_initial_weights_have_the_multiplied_means():
 
 def test_loss_gradient_is_the_reference_error_per_example():
     latency, clean = 2.0, np.array([[0.3, np.inf, 0.5]], np.float32).repeat(4, axis=0)
-    times = tf.constant([[2.5, 2.9, np.inf]] * 4, dtype=tf.float32)
-    with tf.GradientTape() as tape:
-        tape.watch(times)
-        loss = training_loss(times, clean, latency)
-    gradient = tape.gradient(loss, times).numpy()
+    times = tensor([[2.5, 2.9, np.inf]] * 4, "float32")
+    _, (gradient,) = value_and_gradient(lambda times: training_loss(times, clean, latency), times)
     np.testing.assert_allclose(gradient[0], [(0.5 - 0.3) / 4, (0.9 - 1.0) / 4, 0.0], rtol=1e-6)
-    error = reconstruction_error(times, clean, latency).numpy()
+    error = ops.convert_to_numpy(reconstruction_error(times, clean, latency))
     np.testing.assert_allclose(error, [(0.2 ** 2 + 0.1 ** 2 + 0.5 ** 2) / 3] * 4, rtol=1e-6)
 
 
@@ -89,6 +91,7 @@ def _without_timing(history):
             for record in history]
 
 
+@pytest.mark.heavy
 def test_same_seed_gives_identical_history():
     config = _tiny()
     data = prepare_data(config)
@@ -99,6 +102,7 @@ def test_same_seed_gives_identical_history():
     assert _without_timing(other["history"]) != _without_timing(first["history"])
 
 
+@pytest.mark.heavy
 def test_short_training_lowers_the_error_and_tests_the_best_epoch():
     config = paper_config(0.0, 1, 32, epochs=2, train_examples=1500,
                           validation_examples=200, test_examples=200)
@@ -112,6 +116,7 @@ def test_short_training_lowers_the_error_and_tests_the_best_epoch():
     assert results["test_mse"] == pytest.approx(best["test_mse"], rel=1e-5)
 
 
+@pytest.mark.heavy
 def test_batched_evaluation_matches_the_plain_model_at_any_input_width():
     """predict/embed (pre-sorted, truncated events) equal a direct call of the model."""
     from spikelib.encoding import add_noise
@@ -120,12 +125,13 @@ def test_batched_evaluation_matches_the_plain_model_at_any_input_width():
     model = SpikingAutoencoder.from_run_config(config)
     data = prepare_data(config)
     for inputs in (data.test_clean[:40], add_noise(data.test_clean[:40], 0.6, seed=0)):
-        direct_hidden = model.embed(tf.constant(inputs)).numpy()
+        direct_hidden = ops.convert_to_numpy(model.embed(tensor(inputs)))
         np.testing.assert_allclose(embed(model, inputs), direct_hidden, rtol=1e-5)
-        np.testing.assert_allclose(predict(model, inputs), model(tf.constant(inputs)).numpy(),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(predict(model, inputs),
+                                   ops.convert_to_numpy(model(tensor(inputs))), rtol=1e-5)
 
 
+@pytest.mark.heavy
 def test_evaluation_of_events_or_times_equals_the_plain_model_for_any_count():
     """evaluate() over padded loop steps and batches: the plain model's errors."""
     from spikelib.events import to_events
@@ -135,8 +141,8 @@ def test_evaluation_of_events_or_times_equals_the_plain_model_for_any_count():
     model = SpikingAutoencoder.from_run_config(config)
     data = prepare_data(config)
     inputs, clean = data.test_inputs[:45], data.test_clean[:45]
-    direct = reconstruction_error(model(tf.constant(inputs)), tf.constant(clean),
-                                  config.latency).numpy()
+    direct = ops.convert_to_numpy(reconstruction_error(model(tensor(inputs)), tensor(clean),
+                                                       config.latency))
     from_times = evaluate(model, inputs, clean, config.latency, batch_size=40)
     from_events = evaluate(model, to_events(inputs), clean, config.latency, batch_size=40)
     assert from_times.shape == (45,)
@@ -144,29 +150,40 @@ def test_evaluation_of_events_or_times_equals_the_plain_model_for_any_count():
     np.testing.assert_array_equal(from_events, from_times)
 
 
+def _gradient_registrations():
+    """TensorFlow's registered custom gradients; None under JAX, which keeps none."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    from spikelib.compiled import custom_gradient_names
+    return custom_gradient_names()
+
+
+@pytest.mark.heavy
 def test_a_trained_model_is_freed_with_its_traced_graphs():
-    """Nothing keeps a finished run alive: not the evaluation loops, not the
-    gradient registrations of its custom gradients (a long sweep in one
-    process used to grow by every model it trained)."""
+    """Nothing keeps a finished run alive: not the evaluation loops, not (under
+    TensorFlow) the gradient registrations of its custom gradients (a long
+    sweep in one process used to grow by every model it trained)."""
     import gc
     import weakref
 
-    from spikelib.compiled import custom_gradient_names
-
     config = _tiny()
     data = prepare_data(config)
-    before = custom_gradient_names()
+    before = _gradient_registrations()
     model, _ = train_and_test(config, data, progress=False)
     model_ref = weakref.ref(model)
     del model
     gc.collect()
     assert model_ref() is None
-    assert custom_gradient_names() == before
+    assert _gradient_registrations() == before
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="spikelib.compiled.Compiled compiles TensorFlow functions only")
 def test_compiled_gradients_still_flow_after_their_registration_is_dropped():
     """A compiled function that differentiates a custom gradient gives the
     same gradient on every call, after `Compiled` dropped its registration."""
+    import tensorflow as tf
+
     from spikelib.compiled import Compiled, custom_gradient_names
 
     @tf.custom_gradient

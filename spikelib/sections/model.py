@@ -2,12 +2,14 @@
 
 A small layer with hand-made weights: the closed-form spike times of
 `spike_times`, and a check that its custom gradient is the derivative of
-that closed form (against central finite differences, float64).
+that closed form (against central finite differences, float64: under JAX
+this needs JAX_ENABLE_X64=1, see `spikelib.autodiff`).
 """
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from spikelib.autodiff import tensor, value_and_gradient
 from spikelib.neuron import spike_times
 from spikelib.sections.schema import BUDGET, Table
 
@@ -38,19 +40,19 @@ def runs(profile):
 
 def closed_form(input_times, weights, decay_rate=DECAY_RATE, threshold=THRESHOLD):
     """Spike times (n_out,) of one example, float64, +inf where silent."""
-    return spike_times(tf.constant(input_times, tf.float64), tf.constant(weights, tf.float64),
-                       decay_rate, threshold).numpy()[0]
+    return ops.convert_to_numpy(spike_times(tensor(input_times, "float64"),
+                                            tensor(weights, "float64"), decay_rate, threshold))[0]
 
 
 def weight_gradients(input_times, weights, decay_rate=DECAY_RATE, threshold=THRESHOLD):
     """d t*_j / d w_ij of one example by the custom gradient, (n_in, n_out), unclipped."""
-    weights_tf = tf.Variable(weights, dtype=tf.float64)
+    inputs = tensor(input_times, "float64")
     columns = []
     for j in range(weights.shape[1]):
-        with tf.GradientTape() as tape:
-            out = spike_times(tf.constant(input_times, tf.float64), weights_tf, decay_rate,
-                              threshold)[0, j]
-        columns.append(tape.gradient(out, weights_tf).numpy()[:, j])
+        def spike_time(w, j=j):
+            return spike_times(inputs, w, decay_rate, threshold)[0, j]
+        _, (gradient,) = value_and_gradient(spike_time, tensor(weights, "float64"))
+        columns.append(gradient[:, j])
     return np.stack(columns, axis=1)
 
 
