@@ -25,6 +25,7 @@ import traceback
 from tqdm import tqdm
 
 from spikelib.cost import run_seconds
+from spikelib.machine import NOT_RECORDED, environment
 from spikelib.store import Store, check_writable
 
 # Defaults of the embedded cluster, chosen by measurement on a 2-core
@@ -106,14 +107,18 @@ def _train(run, store, address, threads):
     data = prepare_data(run.config)
     if run.kind == "sae":
         state = store.load_checkpoint(run)
+        if state is None:
+            store.note_machine(run, environment())
+        made_on = store.noted_machine(run) or NOT_RECORDED
         model, results = train_and_test(
             run.config, data, progress=False, state=state,
             on_epoch=lambda new_state: store.save_checkpoint(run, new_state))
         results["resumed_from_epoch"] = state.epoch if state is not None else 0
     else:
+        made_on = environment()
         model, results = train_and_test_conventional(run.config, data)
     results.update(key=run.key, worker=address, host=socket.gethostname(), pid=os.getpid(),
-                   threads=threads)
+                   threads=threads, made_on=made_on)
     return store.write(run, results, model)
 
 
@@ -139,13 +144,16 @@ def execute_group(runs, root):
         from spikelib.experiment import prepare_data
         from spikelib.training_many import train_and_test_many
         data = prepare_data(fresh[0].config)
+        made_on = environment()
+        for run in fresh:
+            store.note_machine(run, made_on)
         trained = train_and_test_many(
             [run.config for run in fresh], data,
             on_epoch=lambda member, state: store.save_checkpoint(fresh[member], state))
         for run, (model, outcome) in zip(fresh, trained):
             outcome.update(key=run.key, worker=address, host=socket.gethostname(),
                            pid=os.getpid(), threads=threads, resumed_from_epoch=0,
-                           group=len(fresh))
+                           group=len(fresh), made_on=made_on)
             results.append(store.write(run, outcome, model))
     return results
 

@@ -4,7 +4,8 @@ Everything a profile produces goes under `results/<profile>/` (or
 `$SPIKELIB_RESULTS/<profile>`): finished runs in `runs/<key>/`
 (results.json, model.weights.h5 and the completion marker COMPLETE),
 the latest complete checkpoint of an unfinished run in
-`checkpoints/<key>/epoch-NNNN/` (its files: `spikelib.checkpoint`), tidy
+`checkpoints/<key>/epoch-NNNN/` (its files: `spikelib.checkpoint`) with the
+machine that trained its first epoch (`machine.json`), tidy
 tables in `tables/`, figures in `figures/`.
 
 Safety: a run is written into a temporary folder beside its final place
@@ -29,6 +30,8 @@ from spikelib.runs import Run
 
 MARKER = "COMPLETE"
 SHIPPED = "SHIPPED"
+# The machine that trains an unfinished run's first epoch, beside its checkpoints.
+MACHINE = "machine.json"
 
 
 def results_root(profile):
@@ -58,6 +61,14 @@ def _publish(temporary, folder):
             os.rename(temporary, folder)
             return True
         raise
+
+
+def publish_text(path, text):
+    """Write the file `path` in one step (a reader sees the old file or the new)."""
+    path = Path(path)
+    temporary = path.with_name(f".tmp-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def publish(folder, write, replace=False):
@@ -166,6 +177,17 @@ class Store:
         for older in folder.parent.glob("epoch-*"):
             if older.name < folder.name:
                 shutil.rmtree(older, ignore_errors=True)
+
+    def note_machine(self, run, machine):
+        """Record the machine that trains the run's first epoch (kept until it is finished)."""
+        folder = self.checkpoint_folder(run)
+        folder.mkdir(parents=True, exist_ok=True)
+        publish_text(folder / MACHINE, json.dumps(machine, sort_keys=True))
+
+    def noted_machine(self, run):
+        """The machine `note_machine` recorded for the run, or None."""
+        path = self.checkpoint_folder(run) / MACHINE
+        return json.loads(path.read_text()) if path.exists() else None
 
     def _latest_checkpoint(self, run):
         """The folder of the run's latest complete checkpoint, or None."""
