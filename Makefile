@@ -6,6 +6,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 FMNIST_DEB_DIR := /usr/share/datasets/fashion-mnist
 PYTEST_ARGS ?=
+# The suite in two processes, a test file per process at a time (module fixtures train once).
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 
@@ -16,7 +18,7 @@ help:  ## List the targets
 	@echo "spikelib make targets:"
 	@echo "  setup         create $(VENV) and install spikelib with [test,book] extras"
 	@echo "  data          fetch MNIST and Fashion-MNIST into the local cache (no dataset URLs needed)"
-	@echo "  test          build the book under PROFILE=ci, verify, prove the shipped runs, then run the test suite (PYTEST_ARGS=...)"
+	@echo "  test          build the book under PROFILE=ci, verify, prove the shipped runs, then run the test suite in 2 processes (PYTEST_ARGS=..., PYTEST_WORKERS= for one)"
 	@echo "  test-jax      the backend-neutral tests again, under KERAS_BACKEND=jax"
 	@echo "  verify        train the verify profile and check the claims it shows (C1, C6)"
 	@echo "  sweep         train every tuned row x both data sets briefly: no NaN/Inf (slow tests)"
@@ -60,7 +62,7 @@ test: setup data
 	$(MAKE) --no-print-directory book PROFILE=ci || status=$$?; \
 	$(MAKE) --no-print-directory verify || status=$$?; \
 	$(MAKE) --no-print-directory shipped-proof || status=$$?; \
-	$(PY) -m pytest -q $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m pytest -q $(PYTEST_WORKERS) $(PYTEST_ARGS) || status=$$?; \
 	$(MAKE) --no-print-directory test-jax || status=$$?; \
 	echo "make test: wall time $$(( $$(date +%s) - start )) s"; \
 	exit $$status
