@@ -281,7 +281,8 @@ def test_replaying_the_rule_on_a_shipped_curve_gives_the_recorded_stop():
         plateau = None if budget["plateau"] is None else (
             budget["plateau"] * results["mean_image_mse"])
         validation = [record["validation_mse"] for record in results["history"]]
-        stop = replay(validation, budget["patience"], budget["min_delta"], plateau)
+        stop = replay(validation, budget["patience"], budget["min_delta"], plateau,
+                      budget.get("rule", "each_epoch"))
         expected = results["epochs_run"] if results["stop_reason"] == "patience" else None
         # Training's plateau bar is the mean image's error on the validation
         # images, `mean_image_mse` the test images': the same stops here.
