@@ -231,13 +231,14 @@ def _load_tensorflow(args):
 
 
 def _quiet_tensorflow():
-    """No TensorFlow/absl start-up lines on stderr.
+    """No TensorFlow/absl start-up lines on stderr (TensorFlow not imported
+    under another backend).
 
     Called once every argument is validated (a bad value never waits for
     TensorFlow); --verbose keeps the lines.
     """
-    from spikelib.quiet import import_tensorflow
-    import_tensorflow()
+    from spikelib.quiet import import_backend
+    import_backend()
 
 
 def main(argv=None):

@@ -1,4 +1,5 @@
-"""TensorFlow imported without its start-up lines on stderr.
+"""TensorFlow imported without its start-up lines on stderr (and not at all
+under another Keras backend).
 
 TensorFlow's C++ runtime writes an absl notice and a oneDNN line to file
 descriptor 2 when it loads, whatever TF_CPP_MIN_LOG_LEVEL says; a command
@@ -51,13 +52,21 @@ def import_tensorflow():
     return tf
 
 
+def import_backend():
+    """The Keras backend's start-up done quietly: `import_tensorflow` where
+    TensorFlow is the backend (returned); under another backend nothing is
+    imported (None), as JAX has no start-up lines on a CPU."""
+    from spikelib.runs import keras_backend
+    return import_tensorflow() if keras_backend() == "tensorflow" else None
+
+
 def quiet_notebook():
     """Set up a notebook kernel (or a command that loads trained models, such
-    as `python -m spikelib.claims --compute`) whose outputs a reader will see: `tensorflow`
-    from `import_tensorflow`, and the warnings a reader cannot act on
+    as `python -m spikelib.claims --compute`) whose outputs a reader will see:
+    the backend from `import_backend`, and the warnings a reader cannot act on
     filtered (tqdm finding no ipywidgets, so progress bars stay off; Keras
     noting that a loaded model has no build() of its own, although its
     loaded weights are complete)."""
     warnings.filterwarnings("ignore", message="IProgress not found")
     warnings.filterwarnings("ignore", message="`build\\(\\)` was called on layer")
-    return import_tensorflow()
+    return import_backend()

@@ -43,11 +43,15 @@ _configured = {}
 
 
 def configure_threads(threads):
-    """Size TensorFlow's thread pools to this process's share of the cores (once)."""
+    """Size TensorFlow's thread pools to this process's share of the cores (once);
+    under JAX, whose pool `_jax_threads` sizes, TensorFlow is not imported."""
     if _configured:
         return _configured["threads"]
-    from spikelib.quiet import import_tensorflow
-    tf = import_tensorflow()
+    from spikelib.quiet import import_backend
+    tf = import_backend()
+    if tf is None:
+        _configured["threads"] = threads
+        return threads
     # A worker traces each run's step functions once; TensorFlow counts the
     # traces of successive runs as "retracing" and warns, which is noise here.
     tf.get_logger().setLevel("ERROR")

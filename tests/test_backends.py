@@ -231,3 +231,18 @@ def test_only_seeds_of_one_spiking_row_share_a_group():
     assert [len(members) for members in found] == [2, 2, 1, 1, 1, 1]
     assert found[:3] == [seeds[:2], seeds[2:4], seeds[4:]]
     assert groups(seeds, 1) == [[run] for run in seeds]
+
+
+def test_under_jax_a_notebook_or_a_worker_does_not_import_tensorflow():
+    code = textwrap.dedent("""
+        import sys
+        from spikelib.quiet import quiet_notebook
+        from spikelib.runner import configure_threads
+        assert quiet_notebook() is None
+        assert configure_threads(1) == 1
+        import keras
+        assert keras.backend.backend() == "jax"
+        assert "tensorflow" not in sys.modules
+    """)
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)

@@ -12,7 +12,8 @@ Each section module (`datasets`, `latencies`, ...) declares
 through the runner (`spikelib.runner`, the same plan executor and store as
 `make runs`), computes the tables, writes them to
 `results/<profile>/tables/` with a stamp of what they were computed from
-(the keys of the section's runs and the library's code) and returns them.
+(the keys of the section's runs, the library's code and the Keras backend
+that evaluates the models) and returns them.
 `load(name, profile)` is what a notebook calls: the written tables while
 their stamp matches, `compute` otherwise.  `make tables` (this module's
 command line) computes every section between the runs and the notebooks.
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 from spikelib.profiles import get_profile
-from spikelib.runs import unique
+from spikelib.runs import keras_backend, unique
 from spikelib.store import Store, results_root, write_table
 
 # The last `make tables`: seconds and status of each section, in results/<profile>/.
@@ -131,7 +132,8 @@ def library_digest():
 def _stamp(module, results):
     runs = module.runs(results.profile)
     return dict(runs=sorted(run.key for run in runs),
-                done=sum(results.store.is_done(run) for run in runs), code=library_digest())
+                done=sum(results.store.is_done(run) for run in runs), code=library_digest(),
+                backend=keras_backend())
 
 
 def _stamp_path(root, name):
