@@ -127,8 +127,11 @@ runs: setup data
 tables: runs
 	$(PY) -m spikelib tables --profile $(PROFILE)
 
+# Section notebooks executed side by side (their tables are computed by then).
+NOTEBOOK_JOBS ?= 2
+
 reproduce: tables kernel
-	$(PY) -m spikelib.reproduce --profile $(PROFILE)
+	$(PY) -m spikelib.reproduce --profile $(PROFILE) --jobs $(NOTEBOOK_JOBS)
 
 book: reproduce
 	@start=$$(date +%s); \

@@ -12,17 +12,24 @@ Each executed notebook records what it was built from in its metadata
 code), which the book's footer shows (`book/_ext/build_info.py`), and hides
 its parameter cells (the default one and the one papermill injects).
 
-One progress line is printed per notebook.  The run stops at the first
-failing notebook, reports the cell and its error and where the partial
-output notebook is, and exits with status 1.  Timings, statuses and package
-versions go to `results/<profile>/reproduce.json` (rewritten after every
-notebook, so a page executed later in the run can read the earlier timings).
+One progress line is printed per notebook.  With `--jobs N` the section
+notebooks run N at a time, each in a process of its own (they only read
+their sections' tables, which `make tables` computed before; the book's own
+pages, which read the sections' results and timings, run after them, one by
+one).  The run stops at the first failing notebook (no further notebook is
+started; those running finish), reports the cell and its error and where
+the partial output notebook is, and exits with status 1.  Timings, statuses
+and package versions go to `results/<profile>/reproduce.json` (rewritten
+after every notebook, so a page executed later in the run can read the
+earlier timings).
 """
 
 import argparse
+import concurrent.futures
 import contextlib
 import datetime
 import json
+import multiprocessing
 import os
 import platform
 import re
@@ -152,9 +159,14 @@ def training_time(profile):
 
 
 def notebook_seconds(report, leave_out=("rerun",)):
-    """Seconds of the notebooks a `reproduce.json` report timed, without those `leave_out`."""
-    return sum(entry.get("seconds", 0.0) for name, entry in report.get("notebooks", {}).items()
-               if name not in leave_out)
+    """Wall seconds of the notebooks a `reproduce.json` report timed, without those
+    `leave_out`: the sections' wall time where they ran side by side
+    (`sections_wall_seconds`), plus the seconds of each other notebook."""
+    notebooks = report.get("notebooks", {})
+    side_by_side = report.get("sections_wall_seconds")
+    return (side_by_side or 0.0) + sum(
+        entry.get("seconds", 0.0) for name, entry in notebooks.items()
+        if name not in leave_out and not (side_by_side is not None and name not in BOOK_PAGES))
 
 
 def check_kernel():
@@ -238,6 +250,70 @@ def execute(name, source, profile, chapters=None, timeout=None, log=None, found=
     return output
 
 
+class NotebookFailure(Exception):
+    """A notebook's error as papermill reports it (cell, exception, traceback),
+    in a form a worker process can hand back."""
+
+    def __init__(self, ename, evalue, cell_index=None, exec_count=None, traceback=(),
+                 interrupted=False):
+        super().__init__(f"{ename}: {evalue}")
+        self.ename, self.evalue = ename, evalue
+        self.cell_index, self.exec_count = cell_index, exec_count
+        self.traceback, self.interrupted = list(traceback), interrupted
+
+    def __reduce__(self):
+        return (NotebookFailure, (self.ename, self.evalue, self.cell_index, self.exec_count,
+                                  self.traceback, self.interrupted))
+
+    @classmethod
+    def of(cls, error):
+        return cls(getattr(error, "ename", type(error).__name__),
+                   str(getattr(error, "evalue", error)), getattr(error, "cell_index", None),
+                   getattr(error, "exec_count", None), getattr(error, "traceback", None) or (),
+                   isinstance(error, KeyboardInterrupt))
+
+
+def _execute_timed(name, source, profile, timeout, log, found, chapters):
+    """(name, seconds, NotebookFailure or None) of one notebook (in any process)."""
+    start = time.perf_counter()
+    try:
+        execute(name, source, profile, chapters=chapters, timeout=timeout, log=log, found=found)
+    except (Exception, KeyboardInterrupt) as error:
+        return name, time.perf_counter() - start, NotebookFailure.of(error)
+    return name, time.perf_counter() - start, None
+
+
+def _executed(items, jobs, arguments, starting):
+    """(name, seconds, failure) of each notebook of `items` as it finishes: one by one
+    in this process (`starting(name)` called first), or `jobs` at a time in worker
+    processes.  After a failure no further notebook is started."""
+    if jobs <= 1 or len(items) <= 1:
+        for name, source in items:
+            starting(name)
+            result = _execute_timed(name, source, *arguments(name))
+            yield result
+            if result[2] is not None:
+                return
+        return
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending = [pool.submit(_execute_timed, name, source, *arguments(name))
+                   for name, source in items]
+        try:
+            for future in concurrent.futures.as_completed(pending):
+                if future.cancelled():
+                    continue
+                result = future.result()
+                yield result
+                if result[2] is not None:
+                    for other in pending:
+                        other.cancel()
+        except BaseException:
+            for other in pending:
+                other.cancel()
+            raise
+
+
 def describe_failure(name, source, output, error, profile, log=None):
     """A readable report of a failed notebook."""
     lines = [f"reproduce: notebook {name} failed ({_shown(source)})"]
@@ -251,7 +327,8 @@ def describe_failure(name, source, output, error, profile, log=None):
             lines.append("  traceback (last lines):")
             lines.extend("    " + line for line in trace)
     else:
-        lines.append(f"  error: {type(error).__name__}: {error}")
+        lines.append(f"  error: {getattr(error, 'ename', type(error).__name__)}: "
+                     f"{getattr(error, 'evalue', error)}")
     if output is not None and output.exists():
         lines.append(f"  partial output notebook: {_shown(output)}")
     if log is not None and Path(log).exists():
@@ -313,8 +390,9 @@ def book_profile(profile):
     return profile
 
 
-def run(profile, only=None, timeout=None, out=sys.stdout):
-    """Execute the notebooks; returns the process exit status (0 ok, 1 a notebook failed)."""
+def run(profile, only=None, timeout=None, out=sys.stdout, jobs=1):
+    """Execute the notebooks, the sections `jobs` at a time; returns the process exit
+    status (0 ok, 1 a notebook failed, 130 interrupted)."""
     from spikelib.profiles import get_profile
     from spikelib.store import results_root
 
@@ -339,36 +417,64 @@ def run(profile, only=None, timeout=None, out=sys.stdout):
     write_report(report_path, report)
 
     width = max(len(name) for name, _ in sources)
+    digits = len(str(len(sources)))
+    sources_of = dict(sources)
+    finished = []
+
+    def log_of(name):
+        return results_root(profile) / "logs" / f"{name}.log"
+
+    def arguments(name):
+        entry = report["notebooks"][name]
+        entry.update(source=_shown(sources_of[name]), output=_shown(CHAPTERS / f"{name}.ipynb"),
+                     log=str(log_of(name)))
+        return profile, timeout, log_of(name), found, CHAPTERS
+
+    def starting(name):
+        print(f"[{len(finished) + 1:>{digits}}/{len(sources)}] {name:<{width}} ...", end="",
+              flush=True, file=out)
+
+    def line(name, word, seconds, started_alone):
+        prefix = "" if started_alone else (f"[{len(finished):>{digits}}/{len(sources)}] "
+                                           f"{name:<{width}} ...")
+        print(f"{prefix} {word:<6} {seconds:8.1f} s", file=out, flush=True)
+
+    sections = [item for item in sources if item[0] not in BOOK_PAGES]
+    pages = [item for item in sources if item[0] in BOOK_PAGES]
     total_start = time.perf_counter()
     status = 0
-    for index, (name, source) in enumerate(sources, start=1):
-        print(f"[{index:>{len(str(len(sources)))}}/{len(sources)}] {name:<{width}} ...", end="",
-              flush=True, file=out)
-        start = time.perf_counter()
-        entry = report["notebooks"][name]
-        entry.update(source=_shown(source), output=_shown(CHAPTERS / f"{name}.ipynb"))
-        log = results_root(profile) / "logs" / f"{name}.log"
-        entry["log"] = str(log)
-        try:
-            execute(name, source, profile, timeout=timeout, log=log, found=found)
-        except (Exception, KeyboardInterrupt) as error:  # report, then stop
-            seconds = time.perf_counter() - start
-            interrupted = isinstance(error, KeyboardInterrupt)
-            word = "interrupted" if interrupted else "failed"
-            print(f" {word} {seconds:8.1f} s", file=out, flush=True)
-            partial = set_aside(CHAPTERS / f"{name}.ipynb", log.parent / f"{name}.partial.ipynb")
-            entry.update(status=word, seconds=round(seconds, 1),
-                         error=f"{getattr(error, 'ename', type(error).__name__)}: "
-                               f"{getattr(error, 'evalue', error)}")
-            report.update(status=word, failed=name)
-            status = 130 if interrupted else 1
-            print(describe_failure(name, source, partial, error, profile, log),
-                  file=sys.stderr, flush=True)
+    report.pop("sections_wall_seconds", None)
+    for items, workers in ((sections, jobs), (pages, 1)):
+        if status:
             break
-        seconds = time.perf_counter() - start
-        entry.update(status="ok", seconds=round(seconds, 1))
-        write_report(report_path, report)
-        print(f" ok     {seconds:8.1f} s", file=out, flush=True)
+        alone = workers <= 1 or len(items) <= 1
+        group_start = time.perf_counter()
+        try:
+            for name, seconds, failure in _executed(items, workers, arguments, starting):
+                finished.append(name)
+                entry = report["notebooks"][name]
+                if failure is None:
+                    entry.update(status="ok", seconds=round(seconds, 1))
+                    write_report(report_path, report)
+                    line(name, "ok", seconds, alone)
+                    continue
+                word = "interrupted" if failure.interrupted else "failed"
+                line(name, word, seconds, alone)
+                partial = set_aside(CHAPTERS / f"{name}.ipynb",
+                                    log_of(name).parent / f"{name}.partial.ipynb")
+                entry.update(status=word, seconds=round(seconds, 1),
+                             error=f"{failure.ename}: {failure.evalue}")
+                if not status:  # the first failure names the run's
+                    report.update(status=word, failed=name)
+                    status = 130 if failure.interrupted else 1
+                print(describe_failure(name, sources_of[name], partial, failure, profile,
+                                       log_of(name)), file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            report.update(status="interrupted")
+            status = 130
+        if items is sections and not alone:
+            report["sections_wall_seconds"] = round(time.perf_counter() - group_start, 1)
+            write_report(report_path, report)
     for name, _ in sources:
         if report["notebooks"][name]["status"] == "pending":
             report["notebooks"][name]["status"] = "not run"
@@ -394,13 +500,19 @@ def main(argv=None):
                              "claims); repeatable")
     parser.add_argument("--timeout", type=int, default=None,
                         help="per-cell timeout in seconds (default none)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="execute the section notebooks N at a time, each in a process of "
+                             "its own, once their tables are computed (make tables); "
+                             "default 1")
     args = parser.parse_args(argv)
     try:
         from spikelib.profiles import get_profile
         book_profile(get_profile(args.profile))
     except ValueError as error:
         parser.error(str(error))
-    return run(args.profile, only=args.only, timeout=args.timeout)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    return run(args.profile, only=args.only, timeout=args.timeout, jobs=args.jobs)
 
 
 if __name__ == "__main__":

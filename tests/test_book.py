@@ -9,6 +9,7 @@ elsewhere (its executed notebooks are still those of book/chapters).
 import datetime
 import html
 import importlib.util
+import io
 import json
 import os
 import re
@@ -228,6 +229,83 @@ def test_reproduce_only_selects_by_name_number_or_suffix(tmp_path):
         reproduce.select(sources, ["99_nothing"])
 
 
+_MARKING_NOTEBOOK = """---
+jupytext:
+  text_representation:
+    format_name: myst
+kernelspec:
+  name: spikelib
+  display_name: Python 3
+---
+
+```{{code-cell}} ipython3
+import json, os, pathlib, time
+start = time.time()
+time.sleep({sleep})
+{body}
+pathlib.Path(os.environ["MARKS"], "{name}.json").write_text(json.dumps([start, time.time()]))
+```
+"""
+
+
+def _reproduce_in(tmp_path, monkeypatch, notebooks):
+    """reproduce.run's folders and results moved under tmp_path; `notebooks`:
+    {name: (seconds to sleep, extra code)}, the book pages among them."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    try:
+        KernelSpecManager().get_kernel_spec(reproduce.KERNEL)
+    except NoSuchKernel:
+        pytest.skip("the spikelib kernel is not registered (make kernel)")
+    sections, book, marks = tmp_path / "notebooks", tmp_path / "book", tmp_path / "marks"
+    for folder in (sections, book, marks):
+        folder.mkdir()
+    for name, (sleep, body) in notebooks.items():
+        folder = book if name in reproduce.BOOK_PAGES else sections
+        (folder / f"{name}.md").write_text(_MARKING_NOTEBOOK.format(sleep=sleep, body=body,
+                                                                   name=name))
+    monkeypatch.setattr(reproduce, "NOTEBOOKS", sections)
+    monkeypatch.setattr(reproduce, "BOOK", book)
+    monkeypatch.setattr(reproduce, "CHAPTERS", book / "chapters")
+    monkeypatch.setenv("SPIKELIB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("MARKS", str(marks))
+    return marks, tmp_path / "results" / "ci" / "reproduce.json"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_reproduce_runs_sections_side_by_side_then_the_book_pages(tmp_path, monkeypatch, jobs):
+    marks, report_path = _reproduce_in(tmp_path, monkeypatch, {
+        "01_a": (3, ""), "02_b": (3, ""), "claims": (0, "")})
+    printed = io.StringIO()
+    assert reproduce.run("ci", jobs=jobs, out=printed) == 0
+    times = {path.stem: json.loads(path.read_text()) for path in marks.glob("*.json")}
+    assert sorted(times) == ["01_a", "02_b", "claims"]
+    overlap = max(times["01_a"][0], times["02_b"][0]) < min(times["01_a"][1], times["02_b"][1])
+    assert overlap == (jobs == 2)
+    assert times["claims"][0] >= max(times["01_a"][1], times["02_b"][1])
+    report = json.loads(report_path.read_text())
+    assert report["status"] == "ok"
+    assert {name: entry["status"] for name, entry in report["notebooks"].items()} == {
+        "01_a": "ok", "02_b": "ok", "claims": "ok"}
+    assert (tmp_path / "book" / "chapters" / "02_b.ipynb").exists()
+    assert len(printed.getvalue().splitlines()) == 4
+    assert ("sections_wall_seconds" in report) == (jobs == 2)
+
+
+def test_reproduce_side_by_side_stops_at_a_failing_section(tmp_path, monkeypatch, capsys):
+    marks, report_path = _reproduce_in(tmp_path, monkeypatch, {
+        "01_a": (3, ""), "02_b": (0, "raise ValueError('boom')"), "claims": (0, "")})
+    assert reproduce.run("ci", jobs=2, out=io.StringIO()) == 1
+    report = json.loads(report_path.read_text())
+    assert report["status"] == "failed" and report["failed"] == "02_b"
+    assert report["notebooks"]["02_b"]["error"] == "ValueError: boom"
+    assert report["notebooks"]["01_a"]["status"] == "ok"
+    assert report["notebooks"]["claims"]["status"] == "not run"
+    assert not (marks / "claims.json").exists()
+    said = capsys.readouterr().err
+    assert "notebook 02_b failed" in said and "ValueError: boom" in said
+    assert (tmp_path / "results" / "ci" / "logs" / "02_b.partial.ipynb").exists()
+
+
 def test_model_page_source_defines_the_labels():
     source = (ROOT / "book" / "model.md").read_text()
     for label in MODEL_SECTIONS:
@@ -342,6 +420,9 @@ def test_notebook_seconds_leave_out_this_page():
     report = {"notebooks": {"01_model": {"seconds": 12.5}, "02_datasets": {"seconds": 7.5},
                             "rerun": {"seconds": 100.0}, "03_latencies": {"status": "failed"}}}
     assert reproduce.notebook_seconds(report) == 20.0
+    report["sections_wall_seconds"] = 11.0  # the sections ran side by side in 11 s
+    report["notebooks"]["claims"] = {"seconds": 3.0}
+    assert reproduce.notebook_seconds(report) == 14.0
 
 
 # --- the built HTML ----------------------------------------------------------------------
