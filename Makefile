@@ -76,7 +76,7 @@ JAX_TESTS ?= tests/test_lambertw.py tests/test_encoding.py tests/test_convergenc
 	tests/test_neuron.py tests/test_training.py tests/test_sections_basic.py
 
 test-jax: setup data
-	KERAS_BACKEND=jax JAX_ENABLE_X64=1 $(PY) -m pytest -q -p no:cacheprovider \
+	KERAS_BACKEND=jax JAX_ENABLE_X64=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) \
 	  -W ignore::DeprecationWarning -m "not slow and not heavy" $(JAX_TESTS)
 
 verify: setup data  ## the claims a short budget shows, for real: exit 1 if one fails

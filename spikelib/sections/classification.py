@@ -87,6 +87,8 @@ def tables(profile, results):
             data = results.data(sae_run.config)
             sets = feature_sets(results.model(sae_run), results.model(ann_run), data)
             for features, (train_x, test_x, silent_share, silent_value) in sets.items():
+                if features not in (profile.classification_features or FEATURES):
+                    continue
                 key = (_digest(train_x), _digest(test_x), _digest(data.train_labels))
                 if key not in fitted:
                     fitted[key] = linear_accuracy(train_x, data.train_labels, test_x,
