@@ -103,6 +103,9 @@ def _parser():
     run.add_argument("--group", type=_positive, default=1, metavar="N",
                      help="train up to N seeds of a row in one compiled step "
                           "(KERAS_BACKEND=jax only; default 1)")
+    run.add_argument("--only", nargs="+", default=None, metavar="SECTION",
+                     help="the runs of these sections only (e.g. a campaign trains the "
+                          "runs of the claims first: latencies embedding_sizes)")
     run.add_argument("--dry-run", action="store_true", help="print the plan and its cost only")
     run.add_argument("--retrain", action="store_true",
                      help="train every run, also those the repository ships (default: "
@@ -184,16 +187,28 @@ def describe_plan(runs, store, workers, use_shipped=True):
     return "\n".join(lines)
 
 
+def _check_sections(only):
+    """Refuse section names that are not sections (before any work)."""
+    from spikelib.sections import SECTIONS
+    unknown = sorted(set(only or ()) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown section {', '.join(unknown)}; the sections are "
+                         f"{', '.join(SECTIONS)}")
+
+
 def _run(args):
     from spikelib.profiles import get_profile
     from spikelib.sections import plan
     from spikelib.store import Store, results_root
     profile = get_profile(args.profile)
+    _check_sections(args.only)
     _load_tensorflow(args)
-    runs = plan(profile)
+    runs = plan(profile, only=args.only)
     root = results_root(profile)
     workers = args.workers or max(1, (os.cpu_count() or 1) // (args.threads_per_worker or 1))
     print(f"profile {profile.name}: {profile.description}; results in {root}", file=sys.stderr)
+    if args.only:
+        print(f"sections: {', '.join(args.only)}", file=sys.stderr)
     use_shipped = not args.retrain and os.environ.get("SPIKELIB_RETRAIN", "") in ("", "0")
     print(describe_plan(runs, Store(root), workers, use_shipped), file=sys.stderr)
     if args.dry_run:
@@ -211,10 +226,7 @@ def _tables(args):
     from spikelib.profiles import get_profile
     from spikelib.sections import SECTIONS, compute_all
     profile = get_profile(args.profile)
-    unknown = sorted(set(args.only or ()) - set(SECTIONS))
-    if unknown:
-        raise ValueError(f"unknown section {', '.join(unknown)}; the sections are "
-                         f"{', '.join(SECTIONS)}")
+    _check_sections(args.only)
     from spikelib.quiet import quiet_notebook
     quiet_notebook()
     started = time.perf_counter()

@@ -122,6 +122,21 @@ def test_reproduce_refuses_a_profile_that_covers_some_sections_only(capsys):
     assert "does not build the book" in capsys.readouterr().err
 
 
+def test_run_only_plans_the_runs_of_the_sections_named(tmp_path, monkeypatch, capsys):
+    from spikelib.profiles import get_profile
+    from spikelib.sections import plan, section
+    monkeypatch.setenv("SPIKELIB_RESULTS", str(tmp_path))
+    profile = get_profile("ci")
+    expected = {run.key for name in ("latencies", "noise") for run in section(name).runs(profile)}
+    assert {run.key for run in plan(profile, only=["latencies", "noise"])} == expected
+    assert len(expected) < len(plan(profile))
+    assert main(["run", "--profile", "ci", "--only", "latencies", "noise", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "sections: latencies, noise" in err and f"plan: {len(expected)} runs" in err
+    assert main(["run", "--profile", "ci", "--only", "latency", "--dry-run"]) == 2
+    assert "unknown section latency; the sections are model" in capsys.readouterr().err
+
+
 def test_tables_names_an_unknown_section(capsys):
     assert main(["tables", "--profile", "ci", "--only", "latency"]) == 2
     assert "unknown section latency; the sections are model, datasets" in capsys.readouterr().err

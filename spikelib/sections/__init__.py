@@ -17,7 +17,8 @@ that evaluates the models) and returns them.
 `load(name, profile)` is what a notebook calls: the written tables while
 their stamp matches, `compute` otherwise.  `make tables` (this module's
 command line) computes every section between the runs and the notebooks.
-`plan(profile)` is the union of every section's runs.
+`plan(profile)` is the union of every section's runs (`plan(profile, only)`: of
+some sections, e.g. a campaign's runs that the claims read first).
 """
 
 import dataclasses
@@ -46,10 +47,11 @@ def section(name):
     return importlib.import_module(f"spikelib.sections.{name}")
 
 
-def plan(profile):
-    """Every run of every section under `profile`, duplicates merged by key."""
+def plan(profile, only=None):
+    """Every run of every section under `profile` (or of the sections `only`),
+    duplicates merged by key."""
     profile = get_profile(getattr(profile, "name", profile))
-    return unique(run for name in SECTIONS if profile.covers(name)
+    return unique(run for name in SECTIONS if profile.covers(name) and (not only or name in only)
                   for run in section(name).runs(profile))
 
 
