@@ -694,6 +694,11 @@ def status(folder=SHIPPED):
         lines.append(f"{state:<7}{item.key}  {item.run.label()}  (first epoch: {cpu})")
     size = sum((Path(folder) / name).stat().st_size for name in manifest["files"])
     lines.append(f"{len(shipped)} shipped runs, {size / 2**20:.1f} MiB")
+    from spikelib.sections.grid import shipped_progress
+    grid = shipped_progress(folder=folder)
+    lines.append(f"grid campaign: {grid['pairs']} of {grid['planned_pairs']} (row, data set) "
+                 f"pairs, {grid['conventional']} of {grid['planned_conventional']} conventional "
+                 "autoencoders")
     return "\n".join(lines)
 
 

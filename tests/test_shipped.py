@@ -380,3 +380,20 @@ def test_a_run_finished_by_an_earlier_proven_code_is_shipped_as_made(made, tmp_p
     shipped.ship(found, store, copy)
     assert older.key in shipped.read_manifest(copy)["runs"]
     assert sae.key not in shipped.read_manifest(copy)["runs"]  # replaced by the run as made
+
+
+def test_the_readme_says_how_much_of_the_grid_is_shipped():
+    """The README's count of the campaign follows the shipped runs (ship, then update it)."""
+    import re
+    from pathlib import Path
+    from spikelib.sections.grid import shipped_progress
+    readme = " ".join((Path(shipped.ROOT) / "README.md").read_text().split())
+    found = re.search(r"ships (\d+) of its (\d+) \(row, data set\) pairs and (\d+) of its (\d+) "
+                      r"conventional autoencoders", readme)
+    assert found, "the README no longer says how much of the grid is shipped"
+    progress = shipped_progress()
+    assert tuple(int(value) for value in found.groups()) == (
+        progress["pairs"], progress["planned_pairs"], progress["conventional"],
+        progress["planned_conventional"])
+    assert f"{progress['pairs']} of {progress['planned_pairs']} (row, data set) pairs" in \
+        shipped.status()

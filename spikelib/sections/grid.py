@@ -98,6 +98,21 @@ def claims_progress(profile="grid"):
     return rows
 
 
+def shipped_progress(profile="grid", folder=None):
+    """How much of the campaign the repository ships for the present code:
+    {"pairs", "planned_pairs"} of (row, data set) pairs (one seed), and
+    {"conventional", "planned_conventional"} autoencoders."""
+    from spikelib.profiles import get_profile
+    from spikelib.shipped import SHIPPED, shipped_for
+    profile = get_profile(getattr(profile, "name", profile))
+    spiking = [run(profile, *row) for row in rows(profile)]
+    conventional = conventional_runs(profile)
+    folder = folder or SHIPPED
+    return dict(pairs=len(shipped_for(spiking, folder)), planned_pairs=len(spiking),
+                conventional=len(shipped_for(conventional, folder)),
+                planned_conventional=len(conventional))
+
+
 def campaign(profile="grid"):
     """(Results, tables) of the grid campaign as far as it has come, training nothing.
 
