@@ -19,7 +19,12 @@ prints a table and writes it to results/bench/bench.{csv,json} with the
 package versions.  It is a measurement, not a test: other jobs on the
 machine move the numbers, so compare ratios within one run.
 
-Usage: `make bench` or `python benchmarks/bench.py [--train N] [--eval N] [--threads N]`.
+`--output-layer sorted` puts the output layer (42 inputs at most) on the
+sorted, prefix-sum path instead of the dense masked product
+(`spikelib.neuron.DENSE_LIMIT`): the two formulations side by side.
+
+Usage: `make bench` or
+`python benchmarks/bench.py [--train N] [--eval N] [--threads N] [--output-layer sorted]`.
 """
 
 import argparse
@@ -35,6 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from spikelib import neuron  # noqa: E402
 from spikelib.autoencoder import SpikingAutoencoder  # noqa: E402
 from spikelib.conventional import ConventionalParameters, new_conventional  # noqa: E402
 from spikelib.config import paper_config  # noqa: E402
@@ -142,8 +148,13 @@ def main():
     parser.add_argument("--train", type=int, default=TRAIN_EXAMPLES, help="timed training examples")
     parser.add_argument("--eval", type=int, default=EVAL_EXAMPLES, help="timed evaluation examples")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads (per core: 1)")
+    parser.add_argument("--output-layer", choices=("dense", "sorted"), default="dense",
+                        help="formulation of the output layer's spike times (default dense)")
     args = parser.parse_args()
     configure_threads(args.threads)
+    if args.output_layer == "sorted":
+        neuron.DENSE_LIMIT = 0
+    print(f"output layer: {args.output_layer}", flush=True)
     print("  ".join(HEADER), flush=True)
     rows = benchmark(args.train, args.eval)
     write(rows, args.train, args.eval)
