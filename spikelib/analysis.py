@@ -141,29 +141,42 @@ def confusion_shares(true, predicted, n_classes=10):
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
-@functools.lru_cache(maxsize=4)
-def _principal_axes(clean_data):
-    """Mean and principal axes of the clean training values of `clean_data` (noise 0):
-    one SVD for every noise level, seed and size (`baselines.pca_error`'s)."""
+def principal_axes(train_clean):
+    """Mean and principal axes (rows, by decreasing variance) of the training values."""
     from spikelib.encoding import as_values
-    from spikelib.experiment import prepare
-    train = as_values(prepare(clean_data, 0).train_clean).astype(np.float64)
+    train = as_values(train_clean).astype(np.float64)
     mean = train.mean(axis=0)
     return mean, np.linalg.svd(train - mean, full_matrices=False)[2]
+
+
+def pca_errors(axes, test_inputs, test_clean, n_components):
+    """Per-example error of the rank-`n_components` PCA code (as `baselines.pca_error`),
+    from `axes` = `principal_axes` of the training set, shared by every size."""
+    from spikelib.baselines import mse
+    from spikelib.encoding import as_values
+    mean, components = axes
+    basis = components[:n_components]
+    codes = (as_values(test_inputs) - mean) @ basis.T
+    return mse(np.clip(codes @ basis + mean, 0.0, 1.0), test_clean)
+
+
+@functools.lru_cache(maxsize=4)
+def _principal_axes(clean_data):
+    """`principal_axes` of the clean training split of `clean_data` (noise 0): one SVD
+    for every noise level, seed and size."""
+    from spikelib.experiment import prepare
+    return principal_axes(prepare(clean_data, 0).train_clean)
 
 
 @functools.lru_cache(maxsize=32)
 def _reference_errors(data, seed, n_hidden):
     import dataclasses
 
-    from spikelib.baselines import mean_image_error, mse
-    from spikelib.encoding import as_values
+    from spikelib.baselines import mean_image_error
     from spikelib.experiment import prepare
     prepared = prepare(data, seed)
-    mean, components = _principal_axes(dataclasses.replace(data, noise=0.0))
-    basis = components[:n_hidden]
-    codes = (as_values(prepared.test_inputs) - mean) @ basis.T
-    pca = mse(np.clip(codes @ basis + mean, 0.0, 1.0), prepared.test_clean)
+    axes = _principal_axes(dataclasses.replace(data, noise=0.0))
+    pca = pca_errors(axes, prepared.test_inputs, prepared.test_clean, n_hidden)
     return (float(mean_image_error(prepared.train_clean, prepared.test_clean).mean()),
             float(pca.mean()))
 
@@ -177,3 +190,18 @@ def reference_errors(config):
     seed = config.seed if config.data.noise else 0
     mean_image, pca = _reference_errors(config.data, seed, config.network.n_hidden)
     return dict(mean_image_mse=mean_image, pca_mse=pca)
+
+
+def _hidden_events(model, times, rows):
+    """Hidden spike times of `model` for event inputs, (batch, n_hidden)."""
+    return model.hidden(times, input_rows=rows, sorted_inputs=True)
+
+
+def hidden_spike_times(model, inputs, batch_size=None):
+    """The embedding: hidden spike times of `model` for encoded `inputs` (times or
+    `Events`), (n, n_hidden), as `training.embed` gives them, without evaluating the
+    output layer (most of an evaluation's work) for a whole training split."""
+    from spikelib.training import EVALUATION_BATCH, _batched
+    units = model.hidden.units
+    found = _batched(_hidden_events, model, inputs, batch_size or EVALUATION_BATCH)
+    return np.zeros((0, units), np.float32) if found is None else found

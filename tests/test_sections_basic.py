@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from spikelib.baselines import pca_error  # noqa: E402
+from spikelib import analysis  # noqa: E402
+from spikelib.baselines import mean_image_error, pca_error  # noqa: E402
 from spikelib.profiles import get_profile  # noqa: E402
 from spikelib.sections import (classification, datasets, embedding_sizes, figures,  # noqa: E402
                                latencies, model, noise)
@@ -119,12 +120,27 @@ def test_shared_pca_basis_matches_the_baseline_at_every_size():
     rng = np.random.default_rng(0)
     train = rng.uniform(0.0, 1.0, (60, 784)).astype(np.float32)
     test = rng.uniform(0.0, 1.0, (10, 784)).astype(np.float32)
-    axes = embedding_sizes.principal_axes(train)
+    axes = analysis.principal_axes(train)
     for n in (1, 8, 32):
-        np.testing.assert_allclose(embedding_sizes.pca_errors(axes, test, test, n),
+        np.testing.assert_allclose(analysis.pca_errors(axes, test, test, n),
                                    pca_error(train, test, test, n), rtol=1e-6)
     # with every component the training images themselves are reproduced
-    assert embedding_sizes.pca_errors(axes, train, train, 60).max() < 1e-10
+    assert analysis.pca_errors(axes, train, train, 60).max() < 1e-10
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.4])
+def test_reference_errors_are_the_baselines_on_the_runs_data(noise):
+    """The sections' shared, cached reference points equal the baselines computed
+    afresh on the run's own data (the PCA fitted on its clean training images)."""
+    from spikelib.config import paper_config
+    from spikelib.experiment import prepare_data
+    config = paper_config(noise, 1, 8, train_examples=300, validation_examples=50,
+                          test_examples=100, seed=1)
+    data = prepare_data(config)
+    expected = dict(
+        mean_image_mse=float(mean_image_error(data.train_clean, data.test_clean).mean()),
+        pca_mse=float(pca_error(data.train_clean, data.test_inputs, data.test_clean, 8).mean()))
+    assert analysis.reference_errors(config) == pytest.approx(expected, rel=1e-6)
 
 
 def test_seed_spread_takes_the_stopping_time_out():

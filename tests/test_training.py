@@ -118,7 +118,9 @@ def test_short_training_lowers_the_error_and_tests_the_best_epoch():
 
 @pytest.mark.heavy
 def test_batched_evaluation_matches_the_plain_model_at_any_input_width():
-    """predict/embed (pre-sorted, truncated events) equal a direct call of the model."""
+    """predict/embed (pre-sorted, truncated events) and the hidden layer evaluated alone
+    equal a direct call of the model."""
+    from spikelib.analysis import hidden_spike_times
     from spikelib.encoding import add_noise
     from spikelib.training import embed, predict
     config = _tiny()
@@ -127,6 +129,7 @@ def test_batched_evaluation_matches_the_plain_model_at_any_input_width():
     for inputs in (data.test_clean[:40], add_noise(data.test_clean[:40], 0.6, seed=0)):
         direct_hidden = ops.convert_to_numpy(model.embed(tensor(inputs)))
         np.testing.assert_allclose(embed(model, inputs), direct_hidden, rtol=1e-5)
+        np.testing.assert_allclose(hidden_spike_times(model, inputs), direct_hidden, rtol=1e-5)
         np.testing.assert_allclose(predict(model, inputs),
                                    ops.convert_to_numpy(model(tensor(inputs))), rtol=1e-5)
 

@@ -12,14 +12,13 @@ import hashlib
 
 import numpy as np
 
-from spikelib.analysis import (confusion_shares, linear_accuracy, reference_errors,
-                               same_width_events, silent_as_late)
+from spikelib.analysis import (confusion_shares, hidden_spike_times, linear_accuracy,
+                               reference_errors, same_width_events, silent_as_late)
 from spikelib.encoding import as_values
 from spikelib.runs import Run
 from spikelib.sections.common import CURVE, RUN, curve_rows, identity, run_row
 from spikelib.sections.comparison import ann_run_row
 from spikelib.sections.schema import BUDGET, Table
-from spikelib.training import embed
 
 NOISE, LATENCY, N_HIDDEN = 0.0, 1, 32
 FEATURES = ("sae_embedding", "ann_embedding", "raw_pixels")
@@ -63,8 +62,8 @@ def _digest(array):
 def feature_sets(sae, ann, data):
     """{features: (train, test, silent share, silent value)} for one data set and seed."""
     train_events, test_events = same_width_events(data.train_inputs, data.test_inputs)
-    train_sae, silent_value = silent_as_late(embed(sae, train_events))
-    test_times = embed(sae, test_events)
+    train_sae, silent_value = silent_as_late(hidden_spike_times(sae, train_events))
+    test_times = hidden_spike_times(sae, test_events)
     test_sae, _ = silent_as_late(test_times, silent_value)
     train_values, test_values = as_values(data.train_inputs), as_values(data.test_inputs)
     silent_share = float(np.mean(~np.isfinite(test_times)))

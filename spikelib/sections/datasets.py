@@ -7,7 +7,7 @@ its seeds are once the epochs at which early stopping ended them are
 taken out.
 """
 
-from spikelib.baselines import mean_image_error, pca_error
+from spikelib.analysis import reference_errors
 from spikelib.runs import Run
 from spikelib.sections.common import CURVE, RUN, curve_rows, run_row
 from spikelib.sections.schema import BUDGET, Table
@@ -61,12 +61,7 @@ def tables(profile, results):
     rows, curves = [], []
     for item in runs(profile):
         found = results(item)
-        data = results.data(item.config)
-        rows.append(dict(**run_row(profile, item, found),
-                         mean_image_mse=float(mean_image_error(data.train_clean,
-                                                               data.test_clean).mean()),
-                         pca_mse=float(pca_error(data.train_clean, data.test_inputs,
-                                                 data.test_clean, N_HIDDEN).mean())))
+        rows.append(dict(**run_row(profile, item, found), **reference_errors(item.config)))
         curves.extend(curve_rows(profile, item, found))
     table, curves = TABLES["datasets"].frame(rows), TABLES["datasets_curves"].frame(curves)
     return {"datasets": table, "datasets_curves": curves,

@@ -6,11 +6,8 @@ mean-image predictor.  Sizes outside the tuned grid (`extra_hidden_sizes`,
 e.g. 64) reuse the hyperparameters of the largest tuned size.
 """
 
-import numpy as np
-
-from spikelib.baselines import mean_image_error, mse
+from spikelib.analysis import reference_errors
 from spikelib.config import HIDDEN_SIZES
-from spikelib.encoding import as_values
 from spikelib.runs import Run
 from spikelib.sections.common import CURVE, RUN, curve_rows, run_row
 from spikelib.sections.schema import Table
@@ -41,39 +38,12 @@ def runs(profile):
             for n_hidden in sizes(profile) for seed in profile.seeds]
 
 
-def principal_axes(train_clean):
-    """Mean and principal axes (rows, by decreasing variance) of the training values."""
-    train = as_values(train_clean).astype(np.float64)
-    mean = train.mean(axis=0)
-    return mean, np.linalg.svd(train - mean, full_matrices=False)[2]
-
-
-def pca_errors(axes, test_inputs, test_clean, n_components):
-    """Per-example error of the rank-`n_components` PCA code (as `baselines.pca_error`).
-
-    `axes` is `principal_axes` of the training set, shared by every size.
-    """
-    mean, components = axes
-    basis = components[:n_components]
-    codes = (as_values(test_inputs) - mean) @ basis.T
-    return mse(np.clip(codes @ basis + mean, 0.0, 1.0), test_clean)
-
-
 def tables(profile, results):
-    rows, curves, axes = [], [], {}
+    rows, curves = [], []
     for item in runs(profile):
         found = results(item)
-        data = results.data(item.config)
-        n_hidden = item.config.network.n_hidden
-        # The clean training images do not depend on the seed: one SVD per data split.
-        if item.config.data not in axes:
-            axes[item.config.data] = principal_axes(data.train_clean)
-        rows.append(dict(**run_row(profile, item, found),
-                         pca_mse=float(pca_errors(axes[item.config.data], data.test_inputs,
-                                                  data.test_clean, n_hidden).mean()),
-                         mean_image_mse=float(mean_image_error(data.train_clean,
-                                                               data.test_clean).mean()),
-                         tuned=n_hidden in HIDDEN_SIZES))
+        rows.append(dict(**run_row(profile, item, found), **reference_errors(item.config),
+                         tuned=item.config.network.n_hidden in HIDDEN_SIZES))
         curves.extend(curve_rows(profile, item, found))
     return {"embedding_sizes": TABLES["embedding_sizes"].frame(rows),
             "embedding_sizes_curves": TABLES["embedding_sizes_curves"].frame(curves)}
