@@ -15,7 +15,8 @@ one bit of the results keeps the shipped runs).  `SPIKELIB_RETRAIN=1`
 
 `verify` is CI's proof: the manifest matches every file; a sample of shipped
 runs, drawn anew each time, re-derives its first epoch on the full split
-and compares the per-epoch errors with the shipped history; every shipped
+(each in a process of its own, as a worker of the runner trains it, side
+by side) and compares the per-epoch errors with the shipped history; every shipped
 model is reloaded and its test error recomputed.  On a machine like the
 one that trained a run's first epoch (CPU vector features, package
 versions: `spikelib.machine`), with its code or one `certify` proved to
@@ -339,17 +340,18 @@ def _relative(a, b):
 
 
 def _first_epoch(run):
-    """The errors of `run`'s first epoch, re-derived here: {name: value}."""
-    from spikelib.experiment import (prepare_data, train_and_test,
-                                     train_and_test_conventional)
-    config = run.config.replace(epochs=1)
-    data = prepare_data(config)
-    if run.kind == "sae":
-        _, results = train_and_test(config, data, progress=False)
-        first = results["history"][0]
-        return {name: first[name] for name in ("train_mse", "validation_mse", "test_mse")}
-    _, results = train_and_test_conventional(config, data)
-    return {name: results["history"][name][0] for name in ("loss", "val_loss")}
+    """The errors of `run`'s first epoch, re-derived here as a worker of the runner
+    trains it, in a process of its own: {name: value}."""
+    return _first_epoch_of_package(run, Path(__file__).resolve().parent)
+
+
+def _first_epochs(runs):
+    """`_first_epoch` of each of `runs`, as many side by side as there are cores."""
+    from concurrent.futures import ThreadPoolExecutor
+    if not runs:
+        return []
+    with ThreadPoolExecutor(min(len(runs), os.cpu_count() or 1)) as pool:
+        return list(pool.map(_first_epoch, runs))
 
 
 def _shipped_first_epoch(item):
@@ -473,10 +475,10 @@ def verify(folder=SHIPPED, sample=2, seed=None, reload=True, progress=print):
                         sample - len(chosen), rng)
     checks = []
     for item in chosen:
+        progress(f"re-deriving the first epoch of {item.run.label()} [{item.key}]")
+    for item, derived in zip(chosen, _first_epochs([item.run for item in chosen])):
         exact = item in alike
         tolerance = 0 if exact else CHAOTIC_TOLERANCE[item.run.kind]
-        progress(f"re-deriving the first epoch of {item.run.label()} [{item.key}]")
-        derived = _first_epoch(item.run)
         for name, value in _shipped_first_epoch(item).items():
             if not exact and name in ("train_mse", "loss"):
                 continue
