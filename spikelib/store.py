@@ -190,10 +190,19 @@ class Store:
         return json.loads(path.read_text()) if path.exists() else None
 
     def _latest_checkpoint(self, run):
-        """The folder of the run's latest complete checkpoint, or None."""
-        complete = sorted(p for p in self.checkpoint_folder(run).glob("epoch-*")
-                          if (p / MARKER).exists())
-        return complete[-1] if complete else None
+        """The folder of the run's latest complete checkpoint, or None.
+
+        Another process may publish the run meanwhile, which removes its
+        checkpoints: a folder that vanishes while it is listed means none.
+        """
+        folder = self.checkpoint_folder(run)
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return None
+        complete = sorted(name for name in names
+                          if name.startswith("epoch-") and (folder / name / MARKER).exists())
+        return folder / complete[-1] if complete else None
 
     def checkpoint_epoch(self, run):
         """The epoch of the run's latest complete checkpoint; 0 if it has none."""

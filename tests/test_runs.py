@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -468,3 +469,27 @@ def test_the_grid_claims_stay_pending_until_every_run_of_their_section_is_done(
     monkeypatch.setattr(sections, "load", lambda *args, **kwargs: None)
     monkeypatch.setattr(claims, "check", lambda claim, profile: SimpleNamespace(status="FAIL"))
     assert {row["verdict"] for row in grid.claims_progress("grid")} == {"FAIL"}
+
+
+def test_the_checkpoint_epoch_reads_zero_while_the_run_is_published(tmp_path):
+    """Publishing a run removes its checkpoints while the runner's progress
+    bar may be listing them: a folder that vanishes mid-listing reads as none."""
+    store, run = Store(tmp_path), Run("sae", _tiny())
+    folder = store.checkpoint_folder(run)
+    stop = threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            for epoch in range(1, 4):
+                (folder / f"epoch-{epoch:04d}").mkdir(parents=True, exist_ok=True)
+                (folder / f"epoch-{epoch:04d}" / MARKER).write_text("")
+            shutil.rmtree(folder, ignore_errors=True)
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        seen = {store.checkpoint_epoch(run) for _ in range(20000)}
+    finally:
+        stop.set()
+        worker.join()
+    assert seen <= {0, 1, 2, 3} and 0 in seen
