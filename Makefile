@@ -62,7 +62,7 @@ test: setup data
 	$(MAKE) --no-print-directory book PROFILE=ci || status=$$?; \
 	$(MAKE) --no-print-directory verify || status=$$?; \
 	$(MAKE) --no-print-directory shipped-proof || status=$$?; \
-	$(PY) -m pytest -q $(PYTEST_WORKERS) $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m pytest -q --durations=12 $(PYTEST_WORKERS) $(PYTEST_ARGS) || status=$$?; \
 	$(MAKE) --no-print-directory test-jax || status=$$?; \
 	echo "make test: wall time $$(( $$(date +%s) - start )) s"; \
 	exit $$status
