@@ -4,11 +4,12 @@ Independent checks: the plain sequential reference (tests/reference.py),
 the time-stepped simulation (spikelib.simulate), central finite differences
 and hand-derived values for the clip / no-spike-penalty semantics.
 
-Many small random layers are evaluated in one call by packing them block-
-diagonally: each layer's inputs occupy their own columns (+inf, i.e. silent,
-elsewhere) and its neurons their own weight columns (0 elsewhere), so every
-block is computed as it would be alone.  Layers in one pack share the decay
-rate and threshold.
+Many small random layers are evaluated in one call by packing them: each
+layer's examples are rows of their own, its inputs the first columns (+inf,
+i.e. silent, beyond them) and its neurons weight columns of their own (0 in
+the rows beyond its inputs).  A layer's block (its rows, its neurons) is then
+computed as it would be alone; the other blocks of its rows are not read.
+Layers in one pack share the decay rate and threshold.
 
 spike_times has two formulations, chosen by the number of inputs (dense up
 to neuron.DENSE_LIMIT, sorted prefix sums above).  Padding a layer with
@@ -104,17 +105,18 @@ def _gradients(inputs, weights, decay_rate, threshold, upstream, **kwargs):
 
 
 def pack(layers):
-    """Block-diagonal packing of [(inputs, weights)] into one layer."""
+    """[(inputs, weights)] packed into one layer: rows and neurons of their own
+    for each, inputs in the leading columns, silent with weight 0 beyond."""
     rows = sum(t.shape[0] for t, _ in layers)
-    n_in = sum(t.shape[1] for t, _ in layers)
+    n_in = max(t.shape[1] for t, _ in layers)
     n_out = sum(w.shape[1] for _, w in layers)
     inputs, weights = np.full((rows, n_in), np.inf), np.zeros((n_in, n_out))
-    blocks, r, i, o = [], 0, 0, 0
+    blocks, r, o = [], 0, 0
     for t, w in layers:
         (b, n), m = t.shape, w.shape[1]
-        inputs[r:r + b, i:i + n], weights[i:i + n, o:o + m] = t, w
+        inputs[r:r + b, :n], weights[:n, o:o + m] = t, w
         blocks.append((slice(r, r + b), slice(o, o + m)))
-        r, i, o = r + b, i + n, o + m
+        r, o = r + b, o + m
     return inputs, weights, blocks
 
 
@@ -124,17 +126,6 @@ def run_packed(layers, decay_rate, threshold, layout="narrow"):
     assert layout != "narrow" or inputs.shape[1] <= NARROW
     out = run(inputs, weights, decay_rate, threshold, layout=layout)
     return [out[rows, cols] for rows, cols in blocks]
-
-
-def narrow_packs(layers, width=NARROW):
-    """Split layers into consecutive packs of at most `width` inputs in all."""
-    packs, used = [[]], 0
-    for layer in layers:
-        if used + layer[0].shape[1] > width:
-            packs, used = packs + [[]], 0
-        packs[-1].append(layer)
-        used += layer[0].shape[1]
-    return [p for p in packs if p]
 
 
 def random_times(rng, batch, n_in):
@@ -184,19 +175,14 @@ def reference_sweep():
     the overflow-safe prefix sums."""
     rng = np.random.default_rng(2021)
     cases = []
-    for _ in range(200):  # 10 layers per (K, theta): call overhead vs pack size
+    for _ in range(200):  # 10 layers per (K, theta), one call per layout
         decay_rate, threshold = random_constants(rng)
         layers = [random_layer(rng, decay_rate, threshold) for _ in range(10)]
-        narrow = [out for p in narrow_packs(layers)
-                  for out in run_packed(p, decay_rate, threshold)]
-        wide = {layout: [out for i in range(0, 10, 5)
-                         for out in run_packed(layers[i:i + 5], decay_rate, threshold, layout)]
-                for layout in ("wide", "safe")}
-        for i, ((inputs, weights), out_narrow) in enumerate(zip(layers, narrow)):
+        outs = {layout: run_packed(layers, decay_rate, threshold, layout) for layout in LAYOUTS}
+        for i, (inputs, weights) in enumerate(layers):
             expected, details = reference.layer(inputs, weights, decay_rate, threshold)
             cases.append((inputs, weights, decay_rate, threshold,
-                          dict(narrow=out_narrow, wide=wide["wide"][i], safe=wide["safe"][i]),
-                          expected, details))
+                          {layout: out[i] for layout, out in outs.items()}, expected, details))
     return cases
 
 
@@ -325,10 +311,7 @@ def test_matches_time_stepped_simulation():
         k, theta = random_constants(rng)
         layers = [random_layer(rng, k, theta, max_in=20, max_out=6, max_batch=4)
                   for _ in range(10)]
-        if group % 2:
-            outs = run_packed(layers, k, theta, layout="wide")
-        else:
-            outs = [out for p in narrow_packs(layers) for out in run_packed(p, k, theta)]
+        outs = run_packed(layers, k, theta, layout="wide" if group % 2 else "narrow")
         for (inputs, weights), out in zip(layers, outs):
             finite = inputs[np.isfinite(inputs)]
             t_max = (finite.max() if finite.size else 0.0) + 5.0 / k
