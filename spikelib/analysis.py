@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from spikelib.events import event_width, to_events
+from spikelib.events import Events, event_width, to_events
 from spikelib.simulate import membrane_potential, time_grid
 
 # Time step of the potential grid (the grid also holds every input time).
@@ -198,6 +198,34 @@ def reference_errors(config):
     seed = config.seed if config.data.noise else 0
     mean_image, pca = _reference_errors(config.data, seed, config.network.n_hidden)
     return dict(mean_image_mse=mean_image, pca_mse=pca)
+
+
+def sample_spike_times(model, inputs):
+    """(hidden, output) spike times of `model` for a sample of encoded `inputs` (times or
+    `Events`): the few hundred examples a figure or a statistic reads.
+
+    Under TensorFlow the evaluation loop runs as a plain graph: XLA's
+    compilation (about 5 s per model) costs more than it saves on so few
+    examples (the grid's ten latency runs, 200 test images each: 29 s instead
+    of 67 s).  XLA rounds otherwise; on those runs the same neurons fired, at
+    times 3e-3 apart at most.  Under JAX it is `training.spike_times_of`.
+    """
+    import keras
+
+    from spikelib import training
+    if keras.backend.backend() != "tensorflow" or len(inputs) == 0:
+        return training.spike_times_of(model, inputs)
+    from spikelib.compiled import Compiled
+    events = inputs if isinstance(inputs, Events) else to_events(inputs)
+    step = training.EVALUATION_STEP
+    size = -(-len(events) // step) * step
+    arrays = [training._pad(a, size).reshape(size // step, step, *a.shape[1:])
+              for a in (events.times, events.rows)]
+    loop = Compiled(lambda arrays: training._loop(training._spike_times_events, model, arrays,
+                                                  ()), jit_compile=False)
+    both = np.asarray(loop(arrays)).reshape(size, -1)[:len(events)]
+    units = model.hidden.units
+    return both[:, :units], both[:, units:]
 
 
 def _hidden_events(model, times, rows):

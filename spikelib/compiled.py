@@ -53,11 +53,12 @@ class Compiled:
     """`tf.function(function, jit_compile=True)` that leaves no gradient behind.
 
     Called like the function; each call looks up (or traces) the concrete
-    function for its arguments, then runs it.
+    function for its arguments, then runs it.  `jit_compile=False`: a plain
+    graph, without XLA's compilation (seconds) and its faster code.
     """
 
-    def __init__(self, function):
-        self._function = tf.function(function, jit_compile=True)
+    def __init__(self, function, jit_compile=True):
+        self._function = tf.function(function, jit_compile=jit_compile)
 
     def __call__(self, *args):
         with _TRACING:

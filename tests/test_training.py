@@ -118,9 +118,9 @@ def test_short_training_lowers_the_error_and_tests_the_best_epoch():
 
 @pytest.mark.heavy
 def test_batched_evaluation_matches_the_plain_model_at_any_input_width():
-    """predict/embed (pre-sorted, truncated events) and the hidden layer evaluated alone
-    equal a direct call of the model."""
-    from spikelib.analysis import hidden_spike_times
+    """predict/embed (pre-sorted, truncated events), the hidden layer evaluated alone
+    and a sample evaluated without XLA equal a direct call of the model."""
+    from spikelib.analysis import hidden_spike_times, sample_spike_times
     from spikelib.encoding import add_noise
     from spikelib.training import embed, predict
     config = _tiny()
@@ -130,8 +130,11 @@ def test_batched_evaluation_matches_the_plain_model_at_any_input_width():
         direct_hidden = ops.convert_to_numpy(model.embed(tensor(inputs)))
         np.testing.assert_allclose(embed(model, inputs), direct_hidden, rtol=1e-5)
         np.testing.assert_allclose(hidden_spike_times(model, inputs), direct_hidden, rtol=1e-5)
-        np.testing.assert_allclose(predict(model, inputs),
-                                   ops.convert_to_numpy(model(tensor(inputs))), rtol=1e-5)
+        direct_output = ops.convert_to_numpy(model(tensor(inputs)))
+        np.testing.assert_allclose(predict(model, inputs), direct_output, rtol=1e-5)
+        hidden, output = sample_spike_times(model, inputs[:37])
+        np.testing.assert_allclose(hidden, direct_hidden[:37], rtol=1e-5)
+        np.testing.assert_allclose(output, direct_output[:37], rtol=1e-5)
 
 
 @pytest.mark.heavy

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from spikelib.analysis import (layer_negative_before_spike_share, layer_weight_statistics,
-                               reference_errors)
+                               reference_errors, sample_spike_times)
 from spikelib.runs import Run
 from spikelib.sections.common import (CURVE, RUN, curve_rows, run_health, run_row,
                                       run_still_learning)
 from spikelib.sections.schema import BUDGET, Table
-from spikelib.training import plateau_error, spike_times_of
+from spikelib.training import plateau_error
 
 NOISE, N_HIDDEN = 0.0, 32
 ABLATION_DATASETS = ("mnist",)
@@ -100,7 +100,7 @@ def runs(profile):
 def layer_rows(model, data):
     """{layer: weight statistics and negative-before-spike share} of a trained model."""
     inputs = data.test_inputs[:N_SAMPLED]
-    hidden_times, output_times = spike_times_of(model, inputs)
+    hidden_times, output_times = sample_spike_times(model, inputs)
     layers = {"hidden": (model.hidden, inputs, hidden_times),
               "output": (model.reconstruction, hidden_times, output_times)}
     return {name: dict(**layer_weight_statistics(layer),

@@ -7,12 +7,12 @@ when the trained output neurons fire relative to their target.
 
 import numpy as np
 
+from spikelib.analysis import sample_spike_times
 from spikelib.baselines import mean_image_error
 from spikelib.encoding import as_values
 from spikelib.runs import Run
 from spikelib.sections.common import CURVE, RUN, curve_rows, run_row
 from spikelib.sections.schema import BUDGET, Table
-from spikelib.training import predict
 
 NOISE, N_HIDDEN = 0.0, 32
 # Test images whose output spike times are pooled in the timing table.
@@ -57,7 +57,7 @@ def relative_output_times(results, item, n_images=N_TIMING):
     outputs are +inf, `non_black` marks target pixels that spike in the image.
     """
     data = results.data(item.config)
-    times = predict(results.model(item), data.test_inputs[:n_images])
+    _, times = sample_spike_times(results.model(item), data.test_inputs[:n_images])
     return times - item.config.latency, as_values(data.test_clean[:n_images]) < 1.0
 
 
