@@ -12,6 +12,7 @@ All work on numpy arrays in float64; the layer helpers only read a
 trained `SpikingDense`'s weights and pulse times.
 """
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -168,21 +169,49 @@ def pca_errors(axes, test_inputs, test_clean, n_components):
     return mse(np.clip(codes @ basis + mean, 0.0, 1.0), test_clean)
 
 
+@functools.lru_cache(maxsize=8)
+def _clean_split(dataset, split_seed, split, count):
+    """The encoded images of one split, without noise (as `experiment.prepare` makes them)."""
+    from spikelib.data import load_splits
+    from spikelib.encoding import encode_images
+    from spikelib.experiment import _subset
+    images, _ = _subset(getattr(load_splits(dataset, seed=split_seed), split), count)
+    return encode_images(images)
+
+
+@dataclasses.dataclass(frozen=True)
+class TableData:
+    """What a table reads of a run's data: its test split, noisy and clean, and the
+    clean training images (the mean-image reference)."""
+
+    test_inputs: np.ndarray
+    test_clean: np.ndarray
+    train_clean: np.ndarray
+
+
+@functools.lru_cache(maxsize=10)
+def table_data(data, seed):
+    """The arrays of `experiment.prepare(data, seed)` that a table reads, equal to
+    them, without drawing the noise of the training and validation splits."""
+    from spikelib.encoding import add_noise
+    from spikelib.experiment import _NOISE_STREAMS
+    test_clean = _clean_split(data.dataset, data.split_seed, "test", data.test_examples)
+    return TableData(add_noise(test_clean, data.noise, (seed, _NOISE_STREAMS["test"])),
+                    test_clean,
+                    _clean_split(data.dataset, data.split_seed, "train", data.train_examples))
+
+
 @functools.lru_cache(maxsize=4)
 def _principal_axes(clean_data):
-    """`principal_axes` of the clean training split of `clean_data` (noise 0): one SVD
-    for every noise level, seed and size."""
-    from spikelib.experiment import prepare
-    return principal_axes(prepare(clean_data, 0).train_clean)
+    """`principal_axes` of the clean training split of `clean_data` (noise 0): one
+    decomposition for every noise level, seed and size."""
+    return principal_axes(table_data(clean_data, 0).train_clean)
 
 
 @functools.lru_cache(maxsize=32)
 def _reference_errors(data, seed, n_hidden):
-    import dataclasses
-
     from spikelib.baselines import mean_image_error
-    from spikelib.experiment import prepare
-    prepared = prepare(data, seed)
+    prepared = table_data(data, seed)
     axes = _principal_axes(dataclasses.replace(data, noise=0.0))
     pca = pca_errors(axes, prepared.test_inputs, prepared.test_clean, n_hidden)
     return (float(mean_image_error(prepared.train_clean, prepared.test_clean).mean()),

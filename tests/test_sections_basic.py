@@ -143,6 +143,21 @@ def test_reference_errors_are_the_baselines_on_the_runs_data(noise):
     assert analysis.reference_errors(config) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.4])
+def test_a_tables_data_are_the_arrays_the_run_trained_and_was_tested_on(noise):
+    """The test split and clean training images that the tables read, made without
+    the noise of the other splits, equal those of the run's own data."""
+    from spikelib.config import paper_config
+    from spikelib.experiment import prepare_data
+    config = paper_config(noise, 1, 8, train_examples=300, validation_examples=50,
+                          test_examples=100, seed=2)
+    data, read = prepare_data(config), analysis.table_data(config.data, config.seed)
+    for name in ("test_inputs", "test_clean", "train_clean"):
+        np.testing.assert_array_equal(getattr(read, name), getattr(data, name))
+    if noise:
+        assert not np.array_equal(read.test_inputs, read.test_clean)
+
+
 def test_seed_spread_takes_the_stopping_time_out():
     # seed 0 stopped after 2 epochs, seed 1 after 4; seed 2 is unhealthy and left out
     table = pd.DataFrame({"dataset": "mnist", "seed": [0, 1, 2], "test_mse": [0.5, 0.2, 0.9],

@@ -74,6 +74,12 @@ class Results:
         from spikelib.experiment import prepare_data
         return prepare_data(config)
 
+    def table_data(self, config):
+        """The test split (noisy, clean) and clean training images of a run's data:
+        `data` without noising the training and validation splits."""
+        from spikelib.analysis import table_data
+        return table_data(config.data, config.seed)
+
 
 @dataclasses.dataclass
 class SectionResults:

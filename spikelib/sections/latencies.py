@@ -56,7 +56,7 @@ def relative_output_times(results, item, n_images=N_TIMING):
     Returns (times_minus_latency, non_black): arrays (n_images, 784); silent
     outputs are +inf, `non_black` marks target pixels that spike in the image.
     """
-    data = results.data(item.config)
+    data = results.table_data(item.config)
     _, times = sample_spike_times(results.model(item), data.test_inputs[:n_images])
     return times - item.config.latency, as_values(data.test_clean[:n_images]) < 1.0
 
@@ -96,7 +96,7 @@ def tables(profile, results):
     rows, timing, histogram, curves = [], [], [], []
     for item in runs(profile):
         found = results(item)
-        data = results.data(item.config)
+        data = results.table_data(item.config)
         config = item.config
         rows.append(dict(**run_row(profile, item, found),
                          mean_image_mse=float(mean_image_error(data.train_clean,

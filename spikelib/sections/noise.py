@@ -40,7 +40,7 @@ def tables(profile, results):
     rows, curves = [], []
     for item in runs(profile):
         found = results(item)
-        data = results.data(item.config)
+        data = results.table_data(item.config)
         rows.append(dict(**run_row(profile, item, found), noisy_input_mse=noisy_input_error(data),
                          mean_image_mse=float(mean_image_error(data.train_clean,
                                                                data.test_clean).mean())))
