@@ -388,6 +388,16 @@ def _reloaded_test_error(item):
     return float(mse(reconstruction, data.test_clean).mean())
 
 
+def _reloaded_test_errors(items):
+    """`_reloaded_test_error` of each of `items`, as many side by side as there are cores
+    (each model's evaluation is compiled on its own, so threads give the same bits)."""
+    from concurrent.futures import ThreadPoolExecutor
+    if not items:
+        return []
+    with ThreadPoolExecutor(min(len(items), os.cpu_count() or 1)) as pool:
+        return list(pool.map(_reloaded_test_error, items))
+
+
 @dataclasses.dataclass
 class Check:
     """One comparison of a shipped number with the one re-derived here; a
@@ -488,10 +498,10 @@ def verify(folder=SHIPPED, sample=2, seed=None, reload=True, progress=print):
     if reload:
         reloaded = shipped if reload is True else _reload_sample(shipped, chosen, reload, rng)
         progress(f"reloading {len(reloaded)} of the {len(shipped)} shipped models")
-        for item in reloaded:
+        for item, error in zip(reloaded, _reloaded_test_errors(reloaded)):
             exact = same_machine(manifest["runs"][item.key]["made"], here)
             checks.append(Check(item.key, item.run.label(), "test_mse (reloaded)",
-                                item.results["test_mse"], _reloaded_test_error(item),
+                                item.results["test_mse"], error,
                                 0 if exact else RELOAD_TOLERANCE))
             if not checks[-1].ok:
                 progress("  " + checks[-1].line())

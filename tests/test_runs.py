@@ -467,8 +467,11 @@ def test_the_grid_claims_stay_pending_until_every_run_of_their_section_is_done(
         assert row["verdict"] == "pending"
     monkeypatch.setattr(sections.Store, "is_done", lambda store, run: True)
     monkeypatch.setattr(sections, "load", lambda *args, **kwargs: None)
-    monkeypatch.setattr(claims, "check", lambda claim, profile: SimpleNamespace(status="FAIL"))
-    assert {row["verdict"] for row in grid.claims_progress("grid")} == {"FAIL"}
+    monkeypatch.setattr(claims, "check", lambda claim, profile: SimpleNamespace(
+        status="FAIL", figures={"ratio": "1.5"}, caveats=("A caveat.",)))
+    rows = grid.claims_progress("grid")
+    assert {row["verdict"] for row in rows} == {"FAIL"}
+    assert {row["figures"] for row in rows} == {"ratio: 1.5. A caveat."}
 
 
 def test_the_checkpoint_epoch_reads_zero_while_the_run_is_published(tmp_path):

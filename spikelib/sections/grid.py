@@ -74,7 +74,9 @@ def tables(profile, results, finished_only=False):
 
 
 def claims_progress(profile="grid"):
-    """[{claim, section, finished, planned, verdict}] of the claims `profile` shows.
+    """[{claim, section, finished, planned, verdict, figures}] of the claims `profile`
+    shows; `figures`: what the verdict rests on, as `spikelib.claims.check` gives it,
+    with its caveats.
 
     A claim gets its verdict (`spikelib.claims.check`) only once every run
     of its section has finished; until then it is "pending": a campaign in
@@ -89,12 +91,16 @@ def claims_progress(profile="grid"):
         planned = sections.section(name).runs(results.profile)
         adopt([item for item in planned if not results.store.is_done(item)], results.store)
         finished = sum(results.store.is_done(item) for item in planned)
-        verdict = "pending"
+        verdict, figures = "pending", ""
         if finished == len(planned):
             sections.load(name, results.profile, progress=False)
-            verdict = claims.check(claim_id, results.profile).status
+            found = claims.check(claim_id, results.profile)
+            verdict = found.status
+            figures = " ".join(["; ".join(f"{label}: {value}"
+                                          for label, value in found.figures.items()) + ".",
+                                *found.caveats])
         rows.append(dict(claim=claim_id, section=name, finished=finished,
-                         planned=len(planned), verdict=verdict))
+                         planned=len(planned), verdict=verdict, figures=figures))
     return rows
 
 
