@@ -167,10 +167,14 @@ def describe_plan(runs, store, workers, use_shipped=True):
     """The plan as printed by --dry-run: counts, examples, what is done or shipped, cost."""
     from collections import Counter
 
-    from spikelib.cost import duration, wall_seconds
-    from spikelib.shipped import shipped_for
+    from spikelib.cost import duration, epoch_share, wall_seconds
+    from spikelib.shipped import shipped_for, shipped_runs
     done = store.finished(runs)
     shipped = shipped_for([run for run in runs if run not in done]) if use_shipped else []
+    by_config = shipped_runs() if shipped else {}
+    share = epoch_share([(run, store.results(run)) for run in done]
+                        + [(run, by_config[run.key.rsplit("-", 1)[0]].results)
+                           for run in shipped])
     todo = [run for run in runs if run not in done and run not in shipped]
     kinds = Counter(run.kind for run in runs)
     examples = sum(run.training_examples() for run in runs)
@@ -184,6 +188,11 @@ def describe_plan(runs, store, workers, use_shipped=True):
     for cores in sorted({workers, 16}):
         lines.append(f"  {cores:>3} single-threaded workers ({cores} cores): "
                      f"{duration(wall_seconds(todo, cores))}")
+    if share is not None and share < 1.0 and any(run.kind == "sae" for run in todo):
+        lines.append(f"expected, if the spiking runs left stop where the "
+                     f"{sum(run.kind == 'sae' for run in done + shipped)} finished ones did "
+                     f"(on average after {share:.0%} of their epoch cap): "
+                     f"{duration(wall_seconds(todo, workers, share))} on {workers} workers")
     return "\n".join(lines)
 
 

@@ -33,23 +33,34 @@ def _rate(table, n_hidden):
     return table[size] * size / max(n_hidden, size) if n_hidden > sizes[-1] else table[size]
 
 
-def run_seconds(run: Run):
-    """Upper bound on one run's seconds on one single-threaded worker."""
+def run_seconds(run: Run, share=1.0):
+    """Upper bound on one run's seconds on one single-threaded worker; with `share`
+    < 1, a spiking run that trains that share of its epoch cap."""
     epochs = run.config.budget.epochs
     if run.kind == "ann":
         return STARTUP_SECONDS + run.training_examples() / ANN_TRAIN_RATE
     n_hidden = run.config.network.n_hidden
     evaluation = run.examples("validation") + run.examples("test")
-    return (STARTUP_SECONDS + run.training_examples() / _rate(TRAIN_RATE, n_hidden)
-            + epochs * evaluation / _rate(EVALUATION_RATE, n_hidden))
+    return STARTUP_SECONDS + share * (run.training_examples() / _rate(TRAIN_RATE, n_hidden)
+                                      + epochs * evaluation / _rate(EVALUATION_RATE, n_hidden))
 
 
-def wall_seconds(runs, workers):
-    """Makespan of `runs` on `workers` single-threaded workers, longest run first."""
+def wall_seconds(runs, workers, share=1.0):
+    """Makespan of `runs` on `workers` single-threaded workers, longest run first
+    (`share`: as in `run_seconds`)."""
     finish = [0.0] * max(1, workers)
-    for seconds in sorted((run_seconds(run) for run in runs), reverse=True):
+    for seconds in sorted((run_seconds(run, share) for run in runs), reverse=True):
         heapq.heappush(finish, heapq.heappop(finish) + seconds)
     return max(finish)
+
+
+def epoch_share(finished):
+    """Mean share of its epoch cap that each finished spiking run trained, from
+    [(run, results dict)]: how much early stopping shortens such a plan (None if
+    none has finished)."""
+    shares = [results["epochs_run"] / run.config.budget.epochs
+              for run, results in finished if run.kind == "sae"]
+    return sum(shares) / len(shares) if shares else None
 
 
 def duration(seconds):

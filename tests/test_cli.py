@@ -148,3 +148,27 @@ def test_tables_computes_a_section_and_then_finds_it_up_to_date(tmp_path, monkey
     assert main(["tables", "--profile", "ci", "--only", "model"]) == 0
     err = capsys.readouterr().err
     assert "tables of model: computed" in err and "tables of model: up to date" in err
+
+
+def test_a_plan_expects_its_runs_to_stop_where_the_finished_ones_did(tmp_path):
+    """Two of four spiking runs finished after a quarter and half of their cap: the
+    other two are expected to cost 3/8 of their upper bound, start-up aside."""
+    from types import SimpleNamespace
+
+    from spikelib.cli import describe_plan
+    from spikelib.config import paper_config
+    from spikelib.cost import STARTUP_SECONDS, duration, epoch_share, run_seconds
+    from spikelib.runs import Run
+    runs = [Run("sae", paper_config(0.0, 1, 8, epochs=8, seed=seed)) for seed in range(4)]
+    finished = {runs[0]: {"epochs_run": 2}, runs[1]: {"epochs_run": 4}}
+    assert epoch_share(finished.items()) == 0.375
+    assert epoch_share([]) is None
+    bound = run_seconds(runs[2])
+    assert run_seconds(runs[2], 0.375) - STARTUP_SECONDS == pytest.approx(
+        0.375 * (bound - STARTUP_SECONDS))
+    store = SimpleNamespace(finished=lambda plan: [run for run in plan if run in finished],
+                            results=finished.__getitem__)
+    text = describe_plan(runs, store, workers=2, use_shipped=False)
+    assert text.splitlines()[-1] == (
+        "expected, if the spiking runs left stop where the 2 finished ones did (on average "
+        f"after 38% of their epoch cap): {duration(run_seconds(runs[2], 0.375))} on 2 workers")
