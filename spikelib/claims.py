@@ -204,6 +204,10 @@ def check_c7(profile):
             ablated += 1
             figures.update({f"{dataset} ablation/full, latency {l:g}": _fmt(r)
                             for l, r in ratio.items()})
+            if len(ratio) > 2:
+                figures[f"{dataset} ablation/full rising at every latency step"] = (
+                    "yes" if (ratio.diff().dropna() > 0).all()
+                    else f"no (largest at latency {ratio.idxmax():g})")
             ok &= ratio[high] >= MUCH_WORSE and ratio[high] > ratio[low]
         top = rows.loc[high]
         figures[f"{dataset} negative output weights (latency {high:g})"] = _fmt(top.negative_share)

@@ -94,6 +94,24 @@ def test_c6_and_c7():
     assert claims.check("C7", "paper").status == claims.FAIL
 
 
+def test_c7_says_whether_the_ablation_gap_rises_at_every_latency_step():
+    """The verdict compares the lowest and highest latency; with more levels its
+    figures also say whether the gap grows at every step, or where it peaks."""
+    rows = [dict(dataset="mnist", latency=l, layer="output", seed=0, negative_share=0.6,
+                 negative_mass=0.6, pulse_positive_share=0.9, test_mse=0.02,
+                 test_mse_nonnegative=m, negative_before_spike_share=0.8)
+            for l, m in ((1, 0.025), (4, 0.1), (16, 0.06))]
+    _write("paper", "inhibition", rows)
+    result = claims.check("C7", "paper")
+    assert result.status == claims.PASS
+    assert result.figures["mnist ablation/full rising at every latency step"] == (
+        "no (largest at latency 4)")
+    rows[1]["test_mse_nonnegative"] = 0.04
+    _write("paper", "inhibition", rows)
+    assert claims.check("C7", "paper").figures[
+        "mnist ablation/full rising at every latency step"] == "yes"
+
+
 def test_a_missing_table_names_the_command():
     with pytest.raises(FileNotFoundError, match="make runs PROFILE=quick"):
         claims.check("C3", "quick")

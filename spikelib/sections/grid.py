@@ -83,6 +83,7 @@ def claims_progress(profile="grid"):
     progress gives no verdict, whichever way its finished runs point.
     """
     from spikelib import claims, sections
+    from spikelib.claims_html import label, number
     from spikelib.shipped import adopt
     results = sections.Results(profile)
     rows = []
@@ -96,8 +97,8 @@ def claims_progress(profile="grid"):
             sections.load(name, results.profile, progress=False)
             found = claims.check(claim_id, results.profile)
             verdict = found.status
-            figures = " ".join(["; ".join(f"{label}: {value}"
-                                          for label, value in found.figures.items()) + ".",
+            figures = " ".join(["; ".join(f"{label(name)}: {number(value)}"
+                                          for name, value in found.figures.items()) + ".",
                                 *found.caveats])
         rows.append(dict(claim=claim_id, section=name, finished=finished,
                          planned=len(planned), verdict=verdict, figures=figures))
